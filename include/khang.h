@@ -1,0 +1,15 @@
+/**
+ * @file khang.h
+ * @brief libkhang: read Windows kernel memory dumps and tell why the system hung.
+ *
+ * Include this umbrella header; it includes every module header.
+ */
+#ifndef KHANG_H
+#define KHANG_H
+
+#include "khang/common.h"
+#include "khang/errors.h"
+#include "khang/version.h"
+#include "khang/source.h"
+
+#endif /* KHANG_H */
