@@ -143,9 +143,9 @@ typedef struct khang_source_info {
 	uint32_t product_type;             /**< ProductType (1 workstation, 2 DC, 3 server); 0 if unset */
 	uint32_t suite_mask;               /**< SuiteMask; 0 if unset */
 	uint64_t file_size;                /**< bytes in the file */
-	uint64_t pages_indexed;            /**< physical pages the dump claims to hold */
+	uint64_t pages_indexed;            /**< physical pages the dump claims to hold (bitmap dumps: the header's TotalPresentPages when plausible) */
 	uint64_t pages_missing;            /**< of those, pages past the end of the file */
-	uint64_t max_pfn;                  /**< one past the highest PFN held (0 if none) */
+	uint64_t max_pfn;                  /**< one past the highest PFN the index can hold (0 if none) */
 	uint32_t header_size;              /**< 0x1000 (32-bit header) or 0x2000 (64-bit) */
 	uint32_t warnings;                 /**< problems found at open (see khang_source_warning) */
 	char comment[129];                 /**< header Comment, NUL-terminated; "" if unset */

@@ -314,6 +314,41 @@ static int build_rdmp(khang_source *src)
 
 /* ---- bitmap index ------------------------------------------------------- */
 
+/* Set bits in nbits bits starting at a byte-aligned position. */
+static uint64_t count_bits(const uint8_t *p, uint64_t nbits)
+{
+	uint64_t full_bytes = nbits / 8, j = 0, cnt = 0;
+	for (; j + 8 <= full_bytes; j += 8)
+		cnt += kh_popcount64(kh_le64(p + j));
+	for (; j < full_bytes; j++)
+		cnt += kh_popcount64(p[j]);
+	if (nbits & 7)
+		cnt += kh_popcount64(p[j] & ((1u << (nbits & 7)) - 1));
+	return cnt;
+}
+
+/* Fill the rank tables of superblocks [ranked_super, last]. */
+static void extend_rank(kh_page_index *idx, uint64_t last)
+{
+	if (last >= idx->nsuper)
+		last = idx->nsuper - 1;
+	for (uint64_t s = idx->ranked_super; s <= last; s++) {
+		uint64_t in_super = 0;
+		idx->rank_super[s] = idx->ranked_total;
+		for (uint64_t b = 0; b < KH_RANK_SUPER_BITS / KH_RANK_BLOCK_BITS; b++) {
+			uint64_t bit0 = s * KH_RANK_SUPER_BITS + b * KH_RANK_BLOCK_BITS;
+			if (bit0 > idx->nbits)
+				break;
+			idx->rank_block[bit0 / KH_RANK_BLOCK_BITS] = (uint16_t)in_super;
+			uint64_t bits = KH_MIN((uint64_t)KH_RANK_BLOCK_BITS, idx->nbits - bit0);
+			in_super += count_bits(idx->bitmap + bit0 / 8, bits);
+		}
+		idx->ranked_total += in_super;
+	}
+	if (last + 1 > idx->ranked_super)
+		idx->ranked_super = last + 1;
+}
+
 static int build_bitmap(khang_source *src)
 {
 	uint64_t base = src->info.header_size;
@@ -359,56 +394,35 @@ static int build_bitmap(khang_source *src)
 		idx->bitmap = idx->bitmap_copy;
 	}
 
-	/* Rank tables. A trailing partial byte only counts its valid bits. */
+	/* Rank tables, filled lazily by extend_rank(): opening costs nothing
+	 * that grows with the dump, and a lookup counts bits only up to the
+	 * superblock it needs, once. */
 	uint64_t nsuper = nbits / KH_RANK_SUPER_BITS + 1;
 	uint64_t nblock = nbits / KH_RANK_BLOCK_BITS + 1;
-	idx->rank_super = kh_calloc(&src->alloc, (size_t)nsuper, sizeof(uint64_t));
-	idx->rank_block = kh_calloc(&src->alloc, (size_t)nblock, sizeof(uint16_t));
+	/* not zeroed: an entry is read only after extend_rank() wrote it */
+	idx->rank_super = kh_reallocarray(&src->alloc, NULL, (size_t)nsuper, sizeof(uint64_t));
+	idx->rank_block = kh_reallocarray(&src->alloc, NULL, (size_t)nblock, sizeof(uint16_t));
 	if (!idx->rank_super || !idx->rank_block)
 		return KHANG_ENOMEM;
-	uint64_t total = 0, in_super = 0, max_pfn = 0, last_block = 0;
-	for (uint64_t blk = 0; blk < nblock; blk++) {
-		uint64_t bit0 = blk * KH_RANK_BLOCK_BITS;
-		if (bit0 % KH_RANK_SUPER_BITS == 0) {
-			idx->rank_super[bit0 / KH_RANK_SUPER_BITS] = total;
-			in_super = 0;
-		}
-		idx->rank_block[blk] = (uint16_t)in_super;
-		uint64_t bits = KH_MIN((uint64_t)KH_RANK_BLOCK_BITS, nbits > bit0 ? nbits - bit0 : 0);
-		uint64_t cnt = 0;
-		const uint8_t *p = idx->bitmap + bit0 / 8;
-		uint64_t full_bytes = bits / 8;
-		uint64_t j = 0;
-		for (; j + 8 <= full_bytes; j += 8)
-			cnt += kh_popcount64(kh_le64(p + j));
-		for (; j < full_bytes; j++)
-			cnt += kh_popcount64(p[j]);
-		if (bits & 7)
-			cnt += kh_popcount64(p[j] & ((1u << (bits & 7)) - 1));
-		if (cnt)
-			last_block = blk + 1;
-		total += cnt;
-		in_super += cnt;
+	idx->nsuper = nsuper;
+	idx->ranked_super = 0;
+	idx->ranked_total = 0;
+	idx->max_pfn = nbits;
+	src->info.max_pfn = nbits;
+
+	/* Present pages: the header's count when it is plausible, else count. */
+	if (present == KH_PAGE_FILL64 || present > nbits) {
+		extend_rank(idx, nsuper - 1);
+		if (present != KH_PAGE_FILL64)
+			kh_source_warn(src, "bitmap dump: TotalPresentPages %llu exceeds the bitmap's %llu bits (using the bitmap: %llu)",
+			               (unsigned long long)present, (unsigned long long)nbits,
+			               (unsigned long long)idx->ranked_total);
+		present = idx->ranked_total;
 	}
-	if (last_block) {
-		/* the highest set bit, in the last block that has one */
-		uint64_t bit0 = (last_block - 1) * KH_RANK_BLOCK_BITS;
-		for (uint64_t b = KH_MIN(nbits, bit0 + KH_RANK_BLOCK_BITS); b-- > bit0;) {
-			if (idx->bitmap[b / 8] & (1u << (b & 7))) {
-				max_pfn = b + 1;
-				break;
-			}
-		}
-	}
-	idx->pages = total;
-	idx->max_pfn = max_pfn;
-	src->info.pages_indexed = total;
-	src->info.max_pfn = max_pfn;
-	if (present != total && present != KH_PAGE_FILL64)
-		kh_source_warn(src, "bitmap dump: TotalPresentPages %llu differs from the bits set %llu (using the bitmap)",
-		               (unsigned long long)present, (unsigned long long)total);
+	idx->pages = present;
+	src->info.pages_indexed = present;
 	uint64_t avail = first_page >= src->file.size ? 0 : (src->file.size - first_page) / KH_PAGE_SIZE;
-	src->info.pages_missing = total > avail ? total - avail : 0;
+	src->info.pages_missing = present > avail ? present - avail : 0;
 	return 0;
 }
 
@@ -477,10 +491,12 @@ static int lookup_runs(const kh_page_index *idx, uint64_t pfn, uint64_t *out)
 	return KHANG_ENOTPRESENT;
 }
 
-static int lookup_bitmap(const kh_page_index *idx, uint64_t pfn, uint64_t *out)
+static int lookup_bitmap(kh_page_index *idx, uint64_t pfn, uint64_t *out)
 {
 	if (pfn >= idx->nbits || !(idx->bitmap[pfn / 8] & (1u << (pfn & 7))))
 		return KHANG_ENOTPRESENT;
+	if (pfn / KH_RANK_SUPER_BITS >= idx->ranked_super)
+		extend_rank(idx, pfn / KH_RANK_SUPER_BITS);
 	uint64_t rank = idx->rank_super[pfn / KH_RANK_SUPER_BITS] + idx->rank_block[pfn / KH_RANK_BLOCK_BITS];
 	uint64_t word0 = (pfn / KH_RANK_BLOCK_BITS) * (KH_RANK_BLOCK_BITS / 64);
 	uint64_t wordp = pfn / 64;
@@ -496,7 +512,7 @@ static int lookup_bitmap(const kh_page_index *idx, uint64_t pfn, uint64_t *out)
 	return 0;
 }
 
-int kh_pfn_to_offset(const khang_source *src, uint64_t pfn, uint64_t *out)
+int kh_pfn_to_offset(khang_source *src, uint64_t pfn, uint64_t *out)
 {
 	uint64_t off;
 	int rc;

@@ -8,8 +8,10 @@
  * - BITMAP: the dump's bitmap (bit i = PFN i present) with a two-level rank
  *   structure: a 64-bit cumulative count per superblock of 2^16 bits and a
  *   16-bit count per 512-bit block within its superblock. PFN -> file offset
- *   is O(1): two table loads and at most eight popcounts. Memory is 1/32 of
- *   the bitmap (2 KiB + 64 KiB for a 64 GiB machine).
+ *   is O(1): two table loads and at most eight popcounts. The tables are
+ *   filled lazily, superblock by superblock, up to the highest PFN looked up,
+ *   so opening does not read the bitmap. Memory is 1/32 of the bitmap (2 KiB
+ *   + 64 KiB for a 64 GiB machine), allocated untouched.
  * - NONE: no physical memory (header-only and triage dumps).
  */
 #ifndef KH_SOURCE_INT_H
@@ -53,6 +55,9 @@ typedef struct kh_page_index {
 	uint64_t first_page_off;
 	uint64_t *rank_super;    /* cumulative set bits before each superblock */
 	uint16_t *rank_block;    /* set bits before each block, within its superblock */
+	uint64_t nsuper;         /* superblocks in the bitmap */
+	uint64_t ranked_super;   /* superblocks [0, ranked_super) have valid ranks */
+	uint64_t ranked_total;   /* set bits in those superblocks */
 	/* common */
 	uint64_t pages;          /* pages the index claims */
 	uint64_t max_pfn;        /* one past the highest PFN held */
@@ -99,7 +104,7 @@ void kh_index_free(const kh_alloc *a, kh_page_index *idx);
 
 /* File offset of a physical page; KHANG_ENOTPRESENT when the PFN is not in
  * the dump or its page lies past the end of the file. */
-int kh_pfn_to_offset(const khang_source *src, uint64_t pfn, uint64_t *out);
+int kh_pfn_to_offset(khang_source *src, uint64_t pfn, uint64_t *out);
 
 /* Read bytes that lie within one physical page. */
 int kh_phys_read_in_page(khang_source *src, uint64_t pa, void *buf, size_t len);
