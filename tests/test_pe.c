@@ -138,7 +138,7 @@ static void check_real(const char *rel, const char *want_guid, const char *want_
 {
 	char path[1024];
 	const char *shared = getenv("KHANG_SHARED_DIR");
-	size_t len;
+	size_t len = 0;
 	kh_alloc a;
 	kh_pe pe;
 	kh_pe_codeview cv;

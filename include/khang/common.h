@@ -39,6 +39,15 @@
 #  define KHANG_DEPRECATED
 #endif
 
+/* Initialiser of a structure whose first member is `size_t size`, used by
+ * every *_INIT macro. Designated, so -Wextra builds stay quiet; C++ before
+ * C++20 has no designated initialisers. */
+#if defined(__cplusplus) && __cplusplus < 202002L
+#  define KHANG_SIZED_INIT(type) { sizeof(type) }
+#else
+#  define KHANG_SIZED_INIT(type) { .size = sizeof(type) }
+#endif
+
 #ifdef __cplusplus
 #  define KHANG_BEGIN_DECL extern "C" {
 #  define KHANG_END_DECL }

@@ -63,10 +63,16 @@ typedef struct khang_source_opts {
 	uint32_t flags;                     /**< @ref khang_source_flags */
 	const khang_allocator *allocator;   /**< NULL for malloc/realloc/free; copied at open */
 	uint32_t tlb_entries;               /**< translation cache entries (0: default 256; 1: disabled) */
+	/** Kernel layout to use instead of the built-in tables (e.g. from
+	 *  khang_layout_load_isf() for a kernel the library does not know).
+	 *  Borrowed: it must outlive the source. NULL: choose automatically. */
+	const struct khang_layout *layout;
+	/** Longest list walked (modules, processes, threads, ...); 0: 65536. */
+	uint32_t max_list_entries;
 } khang_source_opts;
 
 /** Static initialiser for @ref khang_source_opts. */
-#define KHANG_SOURCE_OPTS_INIT { sizeof(khang_source_opts), 0, NULL, 0 }
+#define KHANG_SOURCE_OPTS_INIT KHANG_SIZED_INIT(khang_source_opts)
 
 /**
  * @brief Initialise options to their defaults.
@@ -152,7 +158,7 @@ typedef struct khang_source_info {
 } khang_source_info;
 
 /** Static initialiser for @ref khang_source_info. */
-#define KHANG_SOURCE_INFO_INIT { sizeof(khang_source_info) }
+#define KHANG_SOURCE_INFO_INIT KHANG_SIZED_INIT(khang_source_info)
 
 /**
  * @brief Get the header information.

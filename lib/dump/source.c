@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "source_int.h"
+#include "kernel/kernel.h"
 
 #define SIG_PAGE 0x45474150u
 #define SIG_DUMP 0x504D5544u
@@ -129,6 +130,8 @@ static int source_load(khang_source *src, const khang_source_opts *opts)
 		return rc;
 	if (in->arch == KHANG_ARCH_ARM64)
 		kh_source_warn(src, "ARM64 dump: header only; ARM64 address translation is not supported yet");
+	src->user_layout = opts->layout;
+	src->max_list = opts->max_list_entries ? opts->max_list_entries : 65536;
 	return kh_tlb_init(src, opts->tlb_entries);
 }
 
@@ -193,6 +196,7 @@ KHANG_API void khang_source_free(khang_source *src)
 	if (!kh_source_ok(src))
 		return;
 	kh_alloc a = src->alloc;
+	kh_kernel_free(src);
 	kh_tlb_free(src);
 	kh_index_free(&a, &src->index);
 	kh_file_close(&src->file);
@@ -290,16 +294,12 @@ KHANG_API int khang_translate(uint64_t *out, khang_source *src, uint64_t dtb, ui
 	return kh_mmu_translate(src, dtb, va, out);
 }
 
-KHANG_API int khang_read_virtual(khang_source *src, uint64_t dtb, uint64_t va, void *buf, size_t len,
-                                 size_t *out_read, uint64_t *out_missing)
+static int read_virtual(khang_source *src, uint64_t dtb, uint64_t va, void *buf, size_t len, size_t *out_read,
+                        uint64_t *out_missing, bool context)
 {
 	size_t done = 0;
 	int rc = 0;
 
-	if (out_read)
-		*out_read = 0;
-	if (!kh_source_ok(src) || (!buf && len))
-		return kh_error(KHANG_EINVAL, "khang_read_virtual: NULL or invalid argument");
 	while (done < len) {
 		uint64_t cur = va + done;
 		if (cur < va) {
@@ -316,13 +316,58 @@ KHANG_API int khang_read_virtual(khang_source *src, uint64_t dtb, uint64_t va, v
 		if (rc < 0) {
 			if (out_missing)
 				*out_missing = cur;
-			kh_error_context(rc, "read_virtual 0x%llx", (unsigned long long)cur);
+			if (context)
+				kh_error_context(rc, "read_virtual 0x%llx", (unsigned long long)cur);
 			break;
 		}
 		done += chunk;
 	}
 	if (out_read)
 		*out_read = done;
+	return rc;
+}
+
+KHANG_API int khang_read_virtual(khang_source *src, uint64_t dtb, uint64_t va, void *buf, size_t len,
+                                 size_t *out_read, uint64_t *out_missing)
+{
+	if (out_read)
+		*out_read = 0;
+	if (!kh_source_ok(src) || (!buf && len))
+		return kh_error(KHANG_EINVAL, "khang_read_virtual: NULL or invalid argument");
+	return read_virtual(src, dtb, va, buf, len, out_read, out_missing, true);
+}
+
+int kh_vread(khang_source *src, uint64_t dtb, uint64_t va, void *buf, size_t len)
+{
+	return read_virtual(src, dtb, va, buf, len, NULL, NULL, false);
+}
+
+int kh_vread_ptr(khang_source *src, uint64_t dtb, uint64_t va, uint64_t *out)
+{
+	uint8_t b[8];
+	unsigned n = kh_ptr_size(src);
+	int rc = kh_vread(src, dtb, va, b, n);
+	if (rc < 0)
+		return rc;
+	*out = n == 8 ? kh_le64(b) : kh_le32(b);
+	return 0;
+}
+
+int kh_vread_u32(khang_source *src, uint64_t dtb, uint64_t va, uint32_t *out)
+{
+	uint8_t b[4];
+	int rc = kh_vread(src, dtb, va, b, 4);
+	if (rc == 0)
+		*out = kh_le32(b);
+	return rc;
+}
+
+int kh_vread_u64(khang_source *src, uint64_t dtb, uint64_t va, uint64_t *out)
+{
+	uint8_t b[8];
+	int rc = kh_vread(src, dtb, va, b, 8);
+	if (rc == 0)
+		*out = kh_le64(b);
 	return rc;
 }
 

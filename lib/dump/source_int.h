@@ -69,9 +69,14 @@ typedef struct kh_tlb_entry {
 	uint64_t pfn;
 } kh_tlb_entry;
 
+struct kh_kernel;
+
 struct khang_source {
 	uint32_t magic;
 	kh_alloc alloc;
+	const struct khang_layout *user_layout;  /* borrowed, from the options */
+	uint32_t max_list;                        /* longest list walked */
+	struct kh_kernel *kernel;                 /* discovered on first need */
 	kh_file file;
 	uint8_t header[0x2000];   /* copy of the header (0x1000 used for 32-bit) */
 	khang_source_info info;
@@ -108,6 +113,18 @@ int kh_pfn_to_offset(khang_source *src, uint64_t pfn, uint64_t *out);
 
 /* Read bytes that lie within one physical page. */
 int kh_phys_read_in_page(khang_source *src, uint64_t pa, void *buf, size_t len);
+
+/* Virtual reads for the object layers: no error context is added (the
+ * caller adds its own). dtb 0 is the kernel address space. */
+int kh_vread(khang_source *src, uint64_t dtb, uint64_t va, void *buf, size_t len);
+/* A pointer-sized value (8 bytes on x64, 4 on x86). */
+int kh_vread_ptr(khang_source *src, uint64_t dtb, uint64_t va, uint64_t *out);
+int kh_vread_u32(khang_source *src, uint64_t dtb, uint64_t va, uint32_t *out);
+int kh_vread_u64(khang_source *src, uint64_t dtb, uint64_t va, uint64_t *out);
+static inline unsigned kh_ptr_size(const khang_source *src)
+{
+	return src->info.arch == KHANG_ARCH_X86 ? 4 : 8;
+}
 
 /* Address translation (mmu.c). dtb 0 means the kernel DTB. */
 int kh_mmu_translate(khang_source *src, uint64_t dtb, uint64_t va, uint64_t *out_pa);

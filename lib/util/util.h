@@ -64,6 +64,16 @@ void *kh_reallocarray(const kh_alloc *a, void *ptr, size_t n, size_t size);
 void kh_free(const kh_alloc *a, void *ptr);
 char *kh_strdup(const kh_alloc *a, const char *s);
 
+/* Copy src into dst (cap bytes, cap > 0), truncating; always NUL-terminated. */
+static inline void kh_copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 /* ---- overflow-checked arithmetic (true on overflow) ------------------ */
 
 static inline bool kh_add_overflow_u64(uint64_t a, uint64_t b, uint64_t *out)

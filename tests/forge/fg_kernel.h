@@ -1,0 +1,67 @@
+/*
+ * fg_kernel: lays out a Windows kernel in a forge address space, using the
+ * field offsets of a kh_layout (the library's generated tables, themselves
+ * checked against the ISF files by test_layout): the kernel image with its
+ * CodeView record, kernel globals, the KDBG block (optionally encoded as
+ * Windows 8+ keeps it in memory), KUSER_SHARED_DATA, one KPCR/KPRCB and idle
+ * thread per processor, the System process with a thread, and the loaded
+ * module list. Tests add processes, threads and modules on top.
+ *
+ * This is test code: allocation failures abort.
+ */
+#ifndef FG_KERNEL_H
+#define FG_KERNEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "forge.h"
+#include "layout/layout.h"
+
+typedef struct fg_kernel fg_kernel;
+
+typedef struct fg_kernel_opts {
+	uint32_t ncpus;             /* default 2 */
+	uint64_t kernel_base;       /* 0: a default per architecture */
+	bool has_guid;              /* write this GUID/age (RSDS order) instead of the layout's */
+	uint8_t guid[16];
+	uint32_t age;
+	bool encode_kdbg;           /* store KDBG encoded with KiWaitNever/KiWaitAlways */
+	bool no_kdbg;               /* leave KdDebuggerDataBlock unset in the header */
+	uint32_t tick_count;        /* KUSER_SHARED_DATA tick count (default 100000) */
+} fg_kernel_opts;
+
+/* Build the kernel into f (whose arch must match the layout's). */
+fg_kernel *fg_kernel_new(fg_forge *f, const kh_layout *l, const fg_kernel_opts *opts);
+void fg_kernel_free(fg_kernel *k);
+
+uint64_t fg_kernel_base(const fg_kernel *k);
+/* Kernel VA of a global (0 if the kernel has none). */
+uint64_t fg_kernel_global(const fg_kernel *k, kh_global_id id);
+uint64_t fg_kernel_system_process(const fg_kernel *k);
+uint64_t fg_kernel_prcb(const fg_kernel *k, uint32_t cpu);
+uint64_t fg_kernel_idle_thread(const fg_kernel *k, uint32_t cpu);
+
+/* Zeroed kernel memory (mapped on demand), 16-byte aligned. */
+uint64_t fg_kernel_alloc(fg_kernel *k, uint64_t size);
+/* Write an integer field (bitfields read-modify-write). Fails (-1) if the
+ * layout lacks the field. */
+int fg_kernel_set(fg_kernel *k, uint64_t struct_va, kh_field_id id, uint64_t value);
+/* Address of a field (0 if absent). */
+uint64_t fg_kernel_addr(const fg_kernel *k, uint64_t struct_va, kh_field_id id);
+/* Initialise a LIST_ENTRY as empty / insert entry at the tail of head. */
+void fg_kernel_list_init(fg_kernel *k, uint64_t head);
+void fg_kernel_list_append(fg_kernel *k, uint64_t head, uint64_t entry);
+/* A UNICODE_STRING at va holding the ASCII text s (buffer allocated). */
+void fg_kernel_unicode(fg_kernel *k, uint64_t va, const char *s);
+
+/* A process (EPROCESS) on the active list; returns its VA. */
+uint64_t fg_kernel_add_process(fg_kernel *k, const char *image_name, uint32_t pid, uint32_t ppid);
+/* A thread (ETHREAD) of a process, on both of its thread lists. */
+uint64_t fg_kernel_add_thread(fg_kernel *k, uint64_t process, uint32_t tid);
+/* Make thread the current thread of a processor. */
+void fg_kernel_set_current(fg_kernel *k, uint32_t cpu, uint64_t thread);
+/* A loaded module (entry appended to PsLoadedModuleList). */
+uint64_t fg_kernel_add_module(fg_kernel *k, const char *name, uint64_t base, uint32_t size);
+
+#endif /* FG_KERNEL_H */
