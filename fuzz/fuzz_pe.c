@@ -1,5 +1,5 @@
 /* Fuzz the PE parser: headers, sections, CodeView record, exports, .pdata. */
-#include <assert.h>
+#include "fuzz_check.h"
 #include <stdint.h>
 #include <stddef.h>
 
@@ -20,13 +20,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		kh_pe_close(&pe);
 		return 0;
 	}
-	assert(pe.nsections <= KH_PE_MAX_SECTIONS);
+	FUZZ_CHECK(pe.nsections <= KH_PE_MAX_SECTIONS);
 	if (kh_pe_codeview_info(&pe, &cv) == 0)
-		assert(cv.pdb_name[KH_PE_NAME_MAX - 1] == '\0');
+		FUZZ_CHECK(cv.pdb_name[KH_PE_NAME_MAX - 1] == '\0');
 	if (kh_pe_load_exports(&pe) == 0) {
-		assert(pe.nexports <= KH_PE_MAX_EXPORTS);
+		FUZZ_CHECK(pe.nexports <= KH_PE_MAX_EXPORTS);
 		for (uint32_t i = 0; i < pe.nexports; i++)
-			assert(pe.exports[i].name_off < pe.export_names_len);
+			FUZZ_CHECK(pe.exports[i].name_off < pe.export_names_len);
 		(void)kh_pe_export_lookup(&pe, 0x1234, &off);
 		(void)kh_pe_export_find(&pe, "DriverEntry", &rva);
 	}
@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (uint32_t probe = 0; probe < 8; probe++) {
 		uint32_t at = (uint32_t)(probe * 0x1000 + (size & 0xFFF));
 		if (kh_pe_runtime_function_find(&pe, at, &rf) == 0)
-			assert(rf.begin <= at && at < rf.end);
+			FUZZ_CHECK(rf.begin <= at && at < rf.end);
 	}
 	(void)n;
 	kh_pe_close(&pe);

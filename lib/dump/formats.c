@@ -360,8 +360,10 @@ static int build_bitmap(khang_source *src)
 	if (rc < 0)
 		return kh_error(KHANG_ECORRUPT, "bitmap dump: file too short for the bitmap header");
 	uint32_t sig = kh_le32(h);
-	if ((sig != SIG_SDMP && sig != SIG_FDMP) || kh_le32(h + 4) != SIG_DUMP)
+	if (sig != SIG_SDMP && sig != SIG_FDMP)
 		return kh_error(KHANG_ECORRUPT, "bitmap dump: bad bitmap header signature 0x%08x (want 'SDMP' or 'FDMP')", sig);
+	if (kh_le32(h + 4) != SIG_DUMP)
+		return kh_error(KHANG_ECORRUPT, "bitmap dump: bad second signature 0x%08x (want 'DUMP')", kh_le32(h + 4));
 	uint64_t first_page = kh_le64(h + 0x20);
 	uint64_t present = kh_le64(h + 0x28);
 	uint64_t nbits = kh_le64(h + 0x30);
@@ -374,6 +376,10 @@ static int build_bitmap(khang_source *src)
 	if (bm_off + bm_bytes > src->file.size)
 		return kh_error(KHANG_ECORRUPT, "bitmap dump: bitmap of %llu bits runs past the end of the file",
 		                (unsigned long long)nbits);
+	uint64_t data_bytes, data_end;
+	if (kh_mul_overflow_u64(nbits, KH_PAGE_SIZE, &data_bytes) || kh_add_overflow_u64(first_page, data_bytes, &data_end))
+		return kh_error(KHANG_ECORRUPT, "bitmap dump: FirstPage 0x%llx + %llu pages overflows",
+		                (unsigned long long)first_page, (unsigned long long)nbits);
 	if (first_page < bm_off + bm_bytes)
 		return kh_error(KHANG_ECORRUPT, "bitmap dump: FirstPage 0x%llx overlaps the bitmap (ends at 0x%llx)",
 		                (unsigned long long)first_page, (unsigned long long)(bm_off + bm_bytes));
@@ -420,6 +426,7 @@ static int build_bitmap(khang_source *src)
 		present = idx->ranked_total;
 	}
 	idx->pages = present;
+	idx->header_present = present;
 	src->info.pages_indexed = present;
 	uint64_t avail = first_page >= src->file.size ? 0 : (src->file.size - first_page) / KH_PAGE_SIZE;
 	src->info.pages_missing = present > avail ? present - avail : 0;
@@ -455,7 +462,7 @@ int kh_build_index(khang_source *src)
 	}
 	if (rc < 0)
 		return rc;
-	if (src->info.pages_missing)
+	if (src->info.pages_missing && !(src->flags & KHANG_SOURCE_QUIET_TRUNCATION))
 		kh_source_warn(src, "file truncated: %llu of %llu pages are past its end and read as missing",
 		               (unsigned long long)src->info.pages_missing,
 		               (unsigned long long)src->info.pages_indexed);
@@ -523,6 +530,13 @@ int kh_pfn_to_offset(khang_source *src, uint64_t pfn, uint64_t *out)
 		break;
 	case KH_INDEX_BITMAP:
 		rc = lookup_bitmap(&src->index, pfn, &off);
+		if (!src->index.count_checked && src->index.ranked_super >= src->index.nsuper) {
+			src->index.count_checked = true;
+			if (src->index.ranked_total != src->index.header_present)
+				kh_source_warn(src, "bitmap dump: TotalPresentPages %llu differs from the %llu bits set",
+				               (unsigned long long)src->index.header_present,
+				               (unsigned long long)src->index.ranked_total);
+		}
 		break;
 	default:
 		rc = KHANG_ENOTPRESENT;

@@ -93,6 +93,7 @@ static int source_new(khang_source **out, const khang_source_opts *user_opts, kh
 	src->alloc = a;
 	src->file.fd = -1;
 	src->info.size = sizeof(src->info);
+	src->flags = opts->flags;
 	*out = src;
 	return 0;
 }
@@ -131,6 +132,7 @@ static int source_load(khang_source *src, const khang_source_opts *opts)
 	if (in->arch == KHANG_ARCH_ARM64)
 		kh_source_warn(src, "ARM64 dump: header only; ARM64 address translation is not supported yet");
 	src->user_layout = opts->layout;
+	src->flags = opts->flags;
 	src->max_list = opts->max_list_entries ? opts->max_list_entries : 65536;
 	return kh_tlb_init(src, opts->tlb_entries);
 }
@@ -152,11 +154,11 @@ KHANG_API int khang_source_open(khang_source **out, const char *path, const khan
 	khang_source *src;
 	int rc;
 
-	if (!path) {
-		if (out)
-			*out = NULL;
+	if (!out)
+		return kh_error(KHANG_EINVAL, "khang_source_open: NULL output pointer");
+	*out = NULL;
+	if (!path)
 		return kh_error(KHANG_EINVAL, "khang_source_open: NULL path");
-	}
 	rc = source_new(&src, user_opts, &opts);
 	if (rc < 0)
 		return rc;
@@ -177,11 +179,11 @@ KHANG_API int khang_source_open_memory(khang_source **out, const void *data, siz
 	khang_source *src;
 	int rc;
 
-	if (!data && len) {
-		if (out)
-			*out = NULL;
+	if (!out)
+		return kh_error(KHANG_EINVAL, "khang_source_open_memory: NULL output pointer");
+	*out = NULL;
+	if (!data && len)
 		return kh_error(KHANG_EINVAL, "khang_source_open_memory: NULL data");
-	}
 	rc = source_new(&src, user_opts, &opts);
 	if (rc < 0)
 		return rc;

@@ -58,6 +58,8 @@ typedef struct kh_page_index {
 	uint64_t nsuper;         /* superblocks in the bitmap */
 	uint64_t ranked_super;   /* superblocks [0, ranked_super) have valid ranks */
 	uint64_t ranked_total;   /* set bits in those superblocks */
+	uint64_t header_present; /* TotalPresentPages as the header says */
+	bool count_checked;      /* the full count was compared with the header */
 	/* common */
 	uint64_t pages;          /* pages the index claims */
 	uint64_t max_pfn;        /* one past the highest PFN held */
@@ -75,6 +77,7 @@ struct khang_source {
 	uint32_t magic;
 	kh_alloc alloc;
 	const struct khang_layout *user_layout;  /* borrowed, from the options */
+	uint32_t flags;                           /* khang_source_flags */
 	uint32_t max_list;                        /* longest list walked */
 	struct kh_kernel *kernel;                 /* discovered on first need */
 	kh_file file;
