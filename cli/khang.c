@@ -1,55 +1,79 @@
-/* khang: command-line front end (grows with the library). */
-#include <inttypes.h>
+/* khang: Windows kernel memory dump hang analysis from the command line. */
 #include <stdio.h>
 #include <string.h>
 
-#include "khang.h"
+#include "cli.h"
 
-static int cmd_info(const char *path)
-{
-	khang_source *src;
-	khang_source_info in = KHANG_SOURCE_INFO_INIT;
-	int rc = khang_source_open(&src, path, NULL);
-	if (rc < 0) {
-		fprintf(stderr, "khang: %s\n", khang_error_last());
-		return 2;
-	}
-	khang_source_get_info(&in, src);
-	printf("file:          %s (%" PRIu64 " bytes)\n", path, in.file_size);
-	printf("dump type:     %s (%u)\n", khang_dump_type_name(in.dump_type), (unsigned)in.dump_type);
-	printf("architecture:  %s%s\n", khang_arch_name(in.arch), in.arch == KHANG_ARCH_X86 ? (in.pae ? " (PAE)" : " (non-PAE)") : "");
-	printf("build:         %u\n", in.build);
-	printf("processors:    %u\n", in.processors);
-	printf("bugcheck:      0x%08x (0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64 ")\n", in.bugcheck_code,
-	       in.bugcheck_params[0], in.bugcheck_params[1], in.bugcheck_params[2], in.bugcheck_params[3]);
-	printf("DTB:           0x%" PRIx64 "\n", in.dtb);
-	printf("KdDebuggerDataBlock: 0x%" PRIx64 "\n", in.kd_debugger_data_block);
-	printf("PsActiveProcessHead: 0x%" PRIx64 "\n", in.ps_active_process_head);
-	printf("PsLoadedModuleList:  0x%" PRIx64 "\n", in.ps_loaded_module_list);
-	printf("pages:         %" PRIu64 " indexed, %" PRIu64 " missing\n", in.pages_indexed, in.pages_missing);
-	for (uint32_t i = 0; i < khang_source_warning_count(src); i++) {
-		const char *w = khang_source_warning(src, i);
-		if (w)
-			printf("warning:       %s\n", w);
-	}
-	khang_source_free(src);
-	return 0;
-}
+typedef struct command {
+	const char *name;
+	int (*run)(const cli_opts *o);
+	const char *args;
+	const char *help;
+} command;
+
+static const command commands[] = {
+	{ "info", cmd_info, "DUMP", "dump header, kernel, layout and its validation" },
+	{ "modules", cmd_modules, "DUMP", "loaded kernel modules (like lm)" },
+};
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: khang info DUMP\n"
-	           "       khang --version\n");
+	fprintf(f, "usage: khang COMMAND [--json] [-v] [--isf FILE] DUMP [ARGS]\n\n"
+	           "Reads a Windows kernel memory dump (complete, kernel, automatic/active,\n"
+	           "triage; x64 and x86) and tells why the system hung.\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %-12s %s\n", commands[i].name, commands[i].args, commands[i].help);
+	fprintf(f, "\noptions:\n"
+	           "  --json      one JSON document on stdout (with a \"schema\" version)\n"
+	           "  -v          more detail\n"
+	           "  --isf FILE  kernel layout (Volatility 3 ISF .json/.json.xz) for a kernel\n"
+	           "              the built-in tables do not know\n"
+	           "  --version   print the version\n\n"
+	           "exit status: 0 success, 2 error (bad arguments or unreadable dump)\n");
 }
 
 int main(int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+	cli_opts o = { 0 };
+	const command *cmd = NULL;
+	int i = 1;
+
+	if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)) {
 		printf("khang %s\n", khang_version(NULL, NULL, NULL));
 		return 0;
 	}
-	if (argc == 3 && strcmp(argv[1], "info") == 0)
-		return cmd_info(argv[2]);
-	usage(argc >= 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
-	return argc >= 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0)) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
+		if (strcmp(argv[1], commands[c].name) == 0)
+			cmd = &commands[c];
+	if (!cmd) {
+		fprintf(stderr, "khang: unknown command '%s' (see khang --help)\n", argv[1]);
+		return 2;
+	}
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			o.json = true;
+		else if (strcmp(argv[i], "-v") == 0)
+			o.verbose = true;
+		else if (strcmp(argv[i], "--isf") == 0 && i + 1 < argc)
+			o.isf = argv[++i];
+		else if (!o.dump)
+			o.dump = argv[i];
+		else
+			break;
+	}
+	if (!o.dump) {
+		fprintf(stderr, "khang %s: no dump file given\n", cmd->name);
+		return 2;
+	}
+	o.argc = argc - i;
+	o.argv = argv + i;
+	return cmd->run(&o);
 }

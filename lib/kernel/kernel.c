@@ -561,7 +561,7 @@ static void choose_layout(khang_source *src, kh_kernel *k)
 			char why[96];
 			snprintf(why, sizeof(why), "built in, by build: %s, approximate", match_name(cands[i].match));
 			use_layout(k, cands[i].layout, c, why, note);
-			if (exact || k->info.has_pdb)
+			if (src->info.arch == KHANG_ARCH_X64)
 				kh_source_warn(src, "kernel %s has no built-in exact layout: using %s (%s)",
 				               k->info.has_pdb ? k->info.pdb_id : "(unknown GUID)", li.description,
 				               match_name(cands[i].match));
@@ -650,11 +650,13 @@ int kh_kernel_get(khang_source *src, kh_kernel **out)
 			return KHANG_ENOMEM;
 		src->kernel = k;
 		k->status = discover(src, k);
-		if (k->status < 0)
-			kh_source_warn(src, "%s", khang_error_last());
+		if (k->status < 0) {
+			kh_copy_str(k->status_msg, sizeof(k->status_msg), khang_error_last());
+			kh_source_warn(src, "%s", k->status_msg);
+		}
 	}
 	if (src->kernel->status < 0)
-		return kh_error(src->kernel->status, "kernel discovery failed earlier: see the source warnings");
+		return kh_error(src->kernel->status, "%s", src->kernel->status_msg);
 	*out = src->kernel;
 	return 0;
 }

@@ -27,6 +27,7 @@ struct khang_module {
 
 typedef struct kh_kernel {
 	int status;                 /* 0, or why there is no kernel view */
+	char status_msg[256];       /* the message of that failure */
 	bool x86;
 	khang_kernel_info info;
 	uint8_t kdbg[KH_KDBG_MAX];  /* decoded copy */

@@ -1,0 +1,212 @@
+/* khang CLI: opening dumps, warnings, JSON writer. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static khang_layout *cli_layout; /* the --isf layout, kept while the source lives */
+
+khang_source *cli_open(const cli_opts *o)
+{
+	khang_source *src;
+	khang_source_opts so = KHANG_SOURCE_OPTS_INIT;
+	if (o->isf) {
+		if (khang_layout_load_isf(&cli_layout, o->isf) < 0) {
+			fprintf(stderr, "khang: %s: %s\n", o->isf, khang_error_last());
+			return NULL;
+		}
+		so.layout = cli_layout;
+	}
+	if (khang_source_open(&src, o->dump, &so) < 0) {
+		fprintf(stderr, "khang: %s\n", khang_error_last());
+		khang_layout_free(cli_layout);
+		cli_layout = NULL;
+		return NULL;
+	}
+	return src;
+}
+
+void cli_close(khang_source *src)
+{
+	khang_source_free(src);
+	khang_layout_free(cli_layout);
+	cli_layout = NULL;
+}
+
+void cli_print_warnings(khang_source *src)
+{
+	fflush(stdout);
+	uint32_t n = khang_source_warning_count(src);
+	for (uint32_t i = 0; i < n; i++) {
+		const char *w = khang_source_warning(src, i);
+		if (w)
+			fprintf(stderr, "warning: %s\n", w);
+	}
+	if (n > 64)
+		fprintf(stderr, "warning: (%u more)\n", n - 64);
+}
+
+/* ---- JSON --------------------------------------------------------------------- */
+
+static void sep(json_out *j)
+{
+	if (j->depth > 0 && j->depth < 32) {
+		if (!j->first[j->depth])
+			fputc(',', j->f);
+		j->first[j->depth] = false;
+	}
+}
+
+static void open_level(json_out *j, char c)
+{
+	fputc(c, j->f);
+	j->depth++;
+	if (j->depth < 32)
+		j->first[j->depth] = true;
+}
+
+void json_begin(json_out *j, FILE *f)
+{
+	memset(j, 0, sizeof(*j));
+	j->f = f;
+	open_level(j, '{');
+	json_kv_u64(j, "schema", KHANG_JSON_SCHEMA);
+}
+
+void json_end(json_out *j)
+{
+	json_obj_close(j);
+	fputc('\n', j->f);
+}
+
+static void raw_str(FILE *f, const char *s);
+
+void json_key(json_out *j, const char *key)
+{
+	sep(j);
+	raw_str(j->f, key);
+	fputc(':', j->f);
+	if (j->depth < 32)
+		j->first[j->depth] = true; /* the value must not add a comma */
+}
+
+/* A value: adds the separator unless it follows a key. */
+static void value_sep(json_out *j)
+{
+	sep(j);
+}
+
+void json_obj_open(json_out *j)
+{
+	value_sep(j);
+	open_level(j, '{');
+}
+
+void json_obj_close(json_out *j)
+{
+	j->depth--;
+	if (j->depth >= 0 && j->depth < 32)
+		j->first[j->depth] = false;
+	fputc('}', j->f);
+}
+
+void json_arr_open(json_out *j)
+{
+	value_sep(j);
+	open_level(j, '[');
+}
+
+void json_arr_close(json_out *j)
+{
+	j->depth--;
+	if (j->depth >= 0 && j->depth < 32)
+		j->first[j->depth] = false;
+	fputc(']', j->f);
+}
+
+static void raw_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"': fputs("\\\"", f); break;
+		case '\\': fputs("\\\\", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\r': fputs("\\r", f); break;
+		case '\t': fputs("\\t", f); break;
+		default:
+			if (*p < 0x20)
+				fprintf(f, "\\u%04x", *p);
+			else
+				fputc(*p, f);
+		}
+	}
+	fputc('"', f);
+}
+
+void json_str(json_out *j, const char *s)
+{
+	value_sep(j);
+	raw_str(j->f, s ? s : "");
+}
+
+void json_u64(json_out *j, uint64_t v)
+{
+	value_sep(j);
+	fprintf(j->f, "%" PRIu64, v);
+}
+
+void json_i64(json_out *j, int64_t v)
+{
+	value_sep(j);
+	fprintf(j->f, "%" PRId64, v);
+}
+
+void json_hex(json_out *j, uint64_t v)
+{
+	value_sep(j);
+	fprintf(j->f, "\"0x%" PRIx64 "\"", v);
+}
+
+void json_bool(json_out *j, bool v)
+{
+	value_sep(j);
+	fputs(v ? "true" : "false", j->f);
+}
+
+void json_null(json_out *j)
+{
+	value_sep(j);
+	fputs("null", j->f);
+}
+
+void json_kv_str(json_out *j, const char *k, const char *v)
+{
+	json_key(j, k);
+	json_str(j, v);
+}
+
+void json_kv_u64(json_out *j, const char *k, uint64_t v)
+{
+	json_key(j, k);
+	json_u64(j, v);
+}
+
+void json_kv_i64(json_out *j, const char *k, int64_t v)
+{
+	json_key(j, k);
+	json_i64(j, v);
+}
+
+void json_kv_hex(json_out *j, const char *k, uint64_t v)
+{
+	json_key(j, k);
+	json_hex(j, v);
+}
+
+void json_kv_bool(json_out *j, const char *k, bool v)
+{
+	json_key(j, k);
+	json_bool(j, v);
+}
