@@ -198,6 +198,8 @@ KHANG_API void khang_source_free(khang_source *src)
 	if (!kh_source_ok(src))
 		return;
 	kh_alloc a = src->alloc;
+	if (src->objects_free)
+		src->objects_free(src);
 	kh_kernel_free(src);
 	kh_tlb_free(src);
 	kh_index_free(&a, &src->index);

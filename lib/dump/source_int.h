@@ -80,6 +80,10 @@ struct khang_source {
 	uint32_t flags;                           /* khang_source_flags */
 	uint32_t max_list;                        /* longest list walked */
 	struct kh_kernel *kernel;                 /* discovered on first need */
+	/* The object layer's per-source cache (processors, processes, threads),
+	 * built on first need and released by objects_free at source free. */
+	void *objects;
+	void (*objects_free)(khang_source *src);
 	kh_file file;
 	uint8_t header[0x2000];   /* copy of the header (0x1000 used for 32-bit) */
 	khang_source_info info;
