@@ -120,7 +120,7 @@ int cmd_modules(const cli_opts *o)
 		json_key(&j, "modules");
 		json_arr_open(&j);
 	} else {
-		printf("%-18s %-18s %10s  %s\n", "start", "end", "size", "name");
+		printf("%-16s %-16s %10s  %s\n", "start", "end", "size", "name");
 	}
 	while (khang_module_next(&m, it) == 0) {
 		uint64_t b = khang_module_base(m);
@@ -133,7 +133,7 @@ int cmd_modules(const cli_opts *o)
 			json_kv_str(&j, "path", khang_module_path(m));
 			json_obj_close(&j);
 		} else {
-			printf("%018" PRIx64 " %018" PRIx64 " %10u  %s\n", b, b + sz, sz, khang_module_name(m));
+			printf("%016" PRIx64 " %016" PRIx64 " %10u  %s\n", b, b + sz, sz, khang_module_name(m));
 		}
 	}
 	if (o->json) {

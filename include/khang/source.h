@@ -244,10 +244,46 @@ KHANG_API int khang_translate(uint64_t *out, khang_source *src, uint64_t dtb, ui
  * @param[out] out_missing when the result is KHANG_ENOTPRESENT, the virtual
  *             address of the first byte not read (may be NULL)
  * @return 0 when all bytes were read; KHANG_ENOTPRESENT; KHANG_ERANGE;
- *         KHANG_EUNSUPPORTED; KHANG_EINVAL, as @ref khang_translate.
+ *         KHANG_EUNSUPPORTED; KHANG_EINVAL, as @ref khang_translate. On a
+ *         triage dump the copies it holds are read (see khang_triage_info).
  */
 KHANG_API int khang_read_virtual(khang_source *src, uint64_t dtb, uint64_t va, void *buf,
                                  size_t len, size_t *out_read, uint64_t *out_missing);
+
+/**
+ * @brief What a triage (small) dump holds. Fill @c size first
+ *        (KHANG_TRIAGE_INFO_INIT).
+ *
+ * A triage dump has no page tables: its copies of the crashing processor's
+ * KPRCB, the current thread and process, the thread's stack and the "data
+ * blocks" of extra memory are presented as the kernel address space, so
+ * khang_read_virtual() works on them (the DTB is ignored); all other
+ * addresses read as KHANG_ENOTPRESENT.
+ */
+typedef struct khang_triage_info {
+	size_t size;              /**< sizeof(khang_triage_info) */
+	uint32_t processor;       /**< the crashing processor's number */
+	uint64_t prcb;            /**< its KPRCB address (0 if unknown) */
+	uint64_t thread;          /**< the current thread (ETHREAD) address */
+	uint64_t process;         /**< the current process (EPROCESS), once the kernel layout is known */
+	uint64_t top_of_stack;    /**< start of the stack copy */
+	uint32_t stack_size;      /**< its size in bytes */
+	uint32_t data_blocks;     /**< number of data blocks */
+	uint32_t drivers;         /**< entries in the driver list */
+	uint32_t size_of_dump;    /**< SizeOfDump from the triage header */
+	uint32_t triage_options;  /**< TriageOptions */
+} khang_triage_info;
+
+/** Static initialiser for @ref khang_triage_info. */
+#define KHANG_TRIAGE_INFO_INIT KHANG_SIZED_INIT(khang_triage_info)
+
+/**
+ * @brief Describe a triage dump.
+ * @param[out] out filled up to out->size bytes
+ * @param src the source
+ * @return 0; KHANG_ENOTFOUND if the dump is not a triage dump; KHANG_EINVAL.
+ */
+KHANG_API int khang_source_triage_info(khang_triage_info *out, const khang_source *src);
 
 /** @brief Counters of the translation cache (for benchmarks and tuning). */
 typedef struct khang_tlb_stats {

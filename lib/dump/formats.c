@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "source_int.h"
+#include "triage.h"
 
 /* 64-bit header ('PAGEDU64') */
 #define H64_DTB 0x10
@@ -453,6 +454,9 @@ int kh_build_index(khang_source *src)
 		rc = build_rdmp(src);
 		break;
 	case KHANG_DUMP_TRIAGE:
+		src->index.kind = KH_INDEX_NONE;
+		rc = src->info.arch == KHANG_ARCH_ARM64 ? 0 : kh_triage_parse(src);
+		break;
 	case KHANG_DUMP_HEADER:
 		src->index.kind = KH_INDEX_NONE;
 		rc = 0;

@@ -4,6 +4,7 @@
 
 #include "source_int.h"
 #include "kernel/kernel.h"
+#include "triage.h"
 
 #define SIG_PAGE 0x45474150u
 #define SIG_DUMP 0x504D5544u
@@ -201,6 +202,7 @@ KHANG_API void khang_source_free(khang_source *src)
 	if (src->objects_free)
 		src->objects_free(src);
 	kh_kernel_free(src);
+	kh_triage_free(src);
 	kh_tlb_free(src);
 	kh_index_free(&a, &src->index);
 	kh_file_close(&src->file);
@@ -313,10 +315,15 @@ static int read_virtual(khang_source *src, uint64_t dtb, uint64_t va, void *buf,
 			break;
 		}
 		size_t chunk = KH_MIN(len - done, (size_t)(KH_PAGE_SIZE - (cur & (KH_PAGE_SIZE - 1))));
-		uint64_t pa;
-		rc = kh_mmu_translate(src, dtb, cur, &pa);
-		if (rc == 0)
-			rc = kh_phys_read_in_page(src, pa, (uint8_t *)buf + done, chunk);
+		if (src->triage) {
+			/* no page tables: the triage copies and data blocks are the address space */
+			rc = kh_triage_read(src, cur, (uint8_t *)buf + done, chunk);
+		} else {
+			uint64_t pa;
+			rc = kh_mmu_translate(src, dtb, cur, &pa);
+			if (rc == 0)
+				rc = kh_phys_read_in_page(src, pa, (uint8_t *)buf + done, chunk);
+		}
 		if (rc < 0) {
 			if (out_missing)
 				*out_missing = cur;
@@ -373,6 +380,31 @@ int kh_vread_u64(khang_source *src, uint64_t dtb, uint64_t va, uint64_t *out)
 	if (rc == 0)
 		*out = kh_le64(b);
 	return rc;
+}
+
+KHANG_API int khang_source_triage_info(khang_triage_info *out, const khang_source *src)
+{
+	if (!out || !kh_source_ok(src) || out->size < offsetof(khang_triage_info, processor))
+		return kh_error(KHANG_EINVAL, "khang_source_triage_info: NULL or invalid argument (set out->size)");
+	const kh_triage *t = src->triage;
+	if (!t)
+		return kh_error(KHANG_ENOTFOUND, "not a triage dump (DumpType %u)", (unsigned)src->info.dump_type);
+	khang_triage_info tmp;
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.processor = t->processor;
+	tmp.prcb = t->copies[KH_TRIAGE_PRCB].va;
+	tmp.thread = t->copies[KH_TRIAGE_THREAD].va;
+	tmp.process = t->copies[KH_TRIAGE_PROCESS].va;
+	tmp.top_of_stack = t->top_of_stack;
+	tmp.stack_size = t->stack_size;
+	tmp.data_blocks = (uint32_t)t->nblocks;
+	tmp.drivers = t->driver_count;
+	tmp.size_of_dump = t->size_of_dump;
+	tmp.triage_options = t->triage_options;
+	size_t n = KH_MIN(out->size, sizeof(tmp));
+	tmp.size = n;
+	memcpy(out, &tmp, n);
+	return 0;
 }
 
 KHANG_API int khang_source_tlb_stats(khang_tlb_stats *out, const khang_source *src)

@@ -72,6 +72,7 @@ typedef struct kh_tlb_entry {
 } kh_tlb_entry;
 
 struct kh_kernel;
+struct kh_triage;
 
 struct khang_source {
 	uint32_t magic;
@@ -80,6 +81,7 @@ struct khang_source {
 	uint32_t flags;                           /* khang_source_flags */
 	uint32_t max_list;                        /* longest list walked */
 	struct kh_kernel *kernel;                 /* discovered on first need */
+	struct kh_triage *triage;                 /* DumpType 4: the triage header and copies */
 	/* The object layer's per-source cache (processors, processes, threads),
 	 * built on first need and released by objects_free at source free. */
 	void *objects;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "kernel.h"
+#include "dump/triage.h"
 
 #define KDBG_TAG 0x4742444Bu /* 'KDBG' */
 #define KDBG_KERNBASE 0x18
@@ -604,7 +605,7 @@ static int discover(khang_source *src, kh_kernel *k)
 	if (src->info.arch != KHANG_ARCH_X64 && src->info.arch != KHANG_ARCH_X86)
 		return kh_error(KHANG_EUNSUPPORTED, "kernel discovery: %s dumps are not supported",
 		                khang_arch_name(src->info.arch));
-	if (src->index.kind == KH_INDEX_NONE)
+	if (src->index.kind == KH_INDEX_NONE && !src->triage)
 		return kh_error(KHANG_EUNSUPPORTED, "kernel discovery: this %s dump holds no kernel address space",
 		                khang_dump_type_name(src->info.dump_type));
 	if (src->user_layout && !kh_layout_valid((const kh_layout *)src->user_layout))
@@ -637,6 +638,12 @@ static int discover(khang_source *src, kh_kernel *k)
 	k->info.ps_active_process_head = k->ps_active_process_head;
 	k->info.ps_loaded_module_list = k->ps_loaded_module_list;
 	k->info.processors = src->info.processors;
+	/* triage: the process copy's address is the current thread's Process */
+	if (src->triage && k->layout && src->triage->copies[KH_TRIAGE_THREAD].len) {
+		uint64_t proc;
+		if (kh_read_field(src, 0, src->triage->copies[KH_TRIAGE_THREAD].va, k->layout, KH_F_KTHREAD_Process, &proc) == 0)
+			kh_triage_place(src, KH_TRIAGE_PROCESS, proc);
+	}
 	read_time(src, k);
 	return 0;
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "kernel.h"
+#include "dump/triage.h"
 
 #define MAX_NAME_BYTES 1024  /* UNICODE_STRING bytes read at most */
 
@@ -92,6 +93,9 @@ typedef struct load_ctx {
 	bool has_ts;
 } load_ctx;
 
+static int append_module(khang_source *src, kh_kernel *k, size_t *cap, uint64_t base, uint32_t size, uint32_t ts,
+                         const char *name, const char *path);
+
 static int add_module(uint64_t entry, void *payload)
 {
 	load_ctx *c = payload;
@@ -113,13 +117,20 @@ static int add_module(uint64_t entry, void *payload)
 		ts = 0;
 	if (!name[0])
 		snprintf(name, sizeof(name), "module_%llx", (unsigned long long)base);
-	if (k->nmodules == c->cap) {
-		size_t ncap = c->cap ? c->cap * 2 : 64;
+	return append_module(src, k, &c->cap, base, size, ts, name, path);
+}
+
+static int append_module(khang_source *src, kh_kernel *k, size_t *cap, uint64_t base, uint32_t size, uint32_t ts,
+                         const char *name, const char *path)
+{
+	size_t *ccap = cap;
+	if (k->nmodules == *ccap) {
+		size_t ncap = *ccap ? *ccap * 2 : 64;
 		khang_module *n = kh_reallocarray(&src->alloc, k->modules, ncap, sizeof(*n));
 		if (!n)
 			return KHANG_ENOMEM;
 		k->modules = n;
-		c->cap = ncap;
+		*ccap = ncap;
 	}
 	khang_module *m = &k->modules[k->nmodules];
 	memset(m, 0, sizeof(*m));
@@ -188,13 +199,33 @@ int kh_kernel_load_modules(khang_source *src, kh_kernel *k)
 			c.has_ts = true;
 		}
 	}
-	if (!k->ps_loaded_module_list)
-		return kh_error(KHANG_ENOTFOUND, "module list: PsLoadedModuleList is unknown");
-	uint32_t n;
-	bool broken;
-	int rc = kh_walk_list(src, k->ps_loaded_module_list, add_module, &c, &n, &broken);
-	if (rc < 0)
-		return rc;
+	uint32_t n = 0;
+	bool broken = false;
+	int rc;
+	if (src->triage && src->triage->driver_count) {
+		/* triage dumps carry their own driver list (names in a string pool) */
+		for (uint32_t i = 0; i < src->triage->driver_count; i++) {
+			char path[520];
+			uint64_t base;
+			uint32_t size, ts;
+			if (kh_triage_driver(src, i, path, sizeof(path), &base, &size, &ts) < 0) {
+				k->modules_skipped++;
+				continue;
+			}
+			const char *slash = strrchr(path, '\\');
+			const char *name = slash ? slash + 1 : path;
+			rc = append_module(src, k, &c.cap, base, size, ts, name[0] ? name : "?", path);
+			if (rc < 0)
+				return rc;
+			n++;
+		}
+	} else {
+		if (!k->ps_loaded_module_list)
+			return kh_error(KHANG_ENOTFOUND, "module list: PsLoadedModuleList is unknown");
+		rc = kh_walk_list(src, k->ps_loaded_module_list, add_module, &c, &n, &broken);
+		if (rc < 0)
+			return rc;
+	}
 	if (broken) {
 		k->modules_skipped++;
 		kh_source_warn(src, "module list: walk stopped after %u entries (unreadable link, loop or limit)", n);

@@ -1,0 +1,178 @@
+/*
+ * Triage (small) dumps on the real ../shared/realdumps/triage_x64.dmp:
+ * the triage header's fields, the current thread, process and KPRCB read
+ * through the library with the kernel's exact built-in layout, and the
+ * driver list (0x97 entries, amdppm.sys and Wdf01000.sys where the stack's
+ * frames fall). Skips when the shared data is absent.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "khang.h"
+#include "kernel/kernel.h"
+
+static khang_source *open_real(const char *name, const khang_source_opts *o)
+{
+	char path[1024];
+	const char *shared = getenv("KHANG_SHARED_DIR");
+	khang_source *src = NULL;
+	snprintf(path, sizeof(path), "%s/realdumps/%s", shared ? shared : "", name);
+	if (!shared || khang_source_open(&src, path, o) != 0) {
+		printf("SKIP: %s not available (set KHANG_SHARED_DIR to the shared data folder)\n", path);
+		return NULL;
+	}
+	return src;
+}
+
+static void test_triage_header(void **state)
+{
+	khang_triage_info ti = KHANG_TRIAGE_INFO_INIT;
+	(void)state;
+	khang_source *src = open_real("triage_x64.dmp", NULL);
+	if (!src)
+		skip();
+	assert_int_equal(khang_source_triage_info(&ti, src), 0);
+	assert_int_equal(ti.size_of_dump, 0x13a28c);
+	assert_int_equal(ti.triage_options, 0xffffffff);
+	assert_int_equal(ti.top_of_stack, 0xffff850429890ee8ull);
+	assert_int_equal(ti.stack_size, 0x2118);
+	assert_int_equal(ti.drivers, 0x97);
+	assert_int_equal(ti.data_blocks, 0x727);
+	assert_true(ti.processor < 16);
+	assert_int_not_equal(ti.prcb, 0);
+	assert_int_not_equal(ti.thread, 0);
+	/* the stack copy reads at its address: the return address of the
+	 * context (rsp = TopOfStack) is inside nt */
+	uint64_t v;
+	assert_int_equal(khang_read_virtual(src, 0, ti.top_of_stack, &v, 8, NULL, NULL), 0);
+	/* physical memory and translation do not exist in a triage dump */
+	uint64_t pa;
+	assert_int_equal(khang_translate(&pa, src, 0, ti.top_of_stack), KHANG_EUNSUPPORTED);
+	uint8_t b;
+	assert_int_equal(khang_read_physical(src, 0x1000, &b, 1, NULL, NULL), KHANG_ENOTPRESENT);
+	/* an address that no copy or block holds */
+	uint64_t missing;
+	size_t got;
+	assert_int_equal(khang_read_virtual(src, 0, 0xffff800000000000ull, &v, 8, &got, &missing), KHANG_ENOTPRESENT);
+	assert_int_equal(got, 0);
+	assert_int_equal(missing, 0xffff800000000000ull);
+	khang_source_free(src);
+}
+
+static void test_triage_thread_process(void **state)
+{
+	const khang_layout *exact;
+	khang_source_opts o = KHANG_SOURCE_OPTS_INIT;
+	khang_kernel_info ki = KHANG_KERNEL_INFO_INIT;
+	khang_triage_info ti = KHANG_TRIAGE_INFO_INIT;
+	(void)state;
+	/* the kernel of this dump, by its PDB GUID (README) */
+	assert_int_equal(khang_layout_builtin(&exact, "5278AFF86C341677D7D7835C85B7B844", 1), 0);
+	o.layout = exact;
+	khang_source *src = open_real("triage_x64.dmp", &o);
+	if (!src)
+		skip();
+	assert_int_equal(khang_source_kernel_info(&ki, src), 0);
+	assert_int_equal(ki.base, 0xfffff8047ba00000ull);
+	assert_int_equal(ki.kdbg_valid, 1);
+	assert_ptr_equal(ki.layout, exact);
+	printf("layout check %d: %s\n", ki.check, ki.layout_note);
+	assert_true(ki.check == KHANG_CHECK_PASSED || ki.check == KHANG_CHECK_PARTIAL);
+	assert_int_equal(khang_source_triage_info(&ti, src), 0);
+	assert_int_not_equal(ti.process, 0);
+
+	const kh_layout *l = (const kh_layout *)exact;
+	uint64_t v, cur, state_v, pid, tid, cpu;
+	/* KPRCB: its number is the crashing CPU, its current thread the copy */
+	assert_int_equal(kh_read_field(src, 0, ti.prcb, l, KH_F_KPRCB_Number, &cpu), 0);
+	assert_int_equal(cpu, ti.processor);
+	assert_true(cpu < 16);
+	assert_int_equal(kh_read_field(src, 0, ti.prcb, l, KH_F_KPRCB_CurrentThread, &cur), 0);
+	assert_int_equal(cur, ti.thread);
+	/* the thread: Running, on that CPU, in the process copy */
+	assert_int_equal(kh_read_field(src, 0, ti.thread, l, KH_F_KTHREAD_State, &state_v), 0);
+	assert_int_equal(state_v, 2); /* Running */
+	assert_string_equal(kh_layout_enum_name(l, KH_E_KTHREAD_STATE, (int64_t)state_v), "Running");
+	assert_int_equal(kh_read_field(src, 0, ti.thread, l, KH_F_KTHREAD_Process, &v), 0);
+	assert_int_equal(v, ti.process);
+	uint64_t cid = kh_field_addr(l, ti.thread, KH_F_ETHREAD_Cid);
+	assert_int_equal(kh_read_field(src, 0, cid, l, KH_F_CLIENT_ID_UniqueProcess, &pid), 0);
+	assert_int_equal(kh_read_field(src, 0, cid, l, KH_F_CLIENT_ID_UniqueThread, &tid), 0);
+	uint64_t ppid;
+	assert_int_equal(kh_read_field(src, 0, ti.process, l, KH_F_EPROCESS_UniqueProcessId, &ppid), 0);
+	assert_int_equal(pid, ppid);
+	assert_true(tid != 0 && tid % 4 == 0);
+	char name[16] = { 0 };
+	assert_int_equal(khang_read_virtual(src, 0, kh_field_addr(l, ti.process, KH_F_EPROCESS_ImageFileName), name, 15,
+	                                    NULL, NULL),
+	                 0);
+	printf("current thread 0x%llx TID %llu in process %s (PID %llu) on CPU %llu\n", (unsigned long long)ti.thread,
+	       (unsigned long long)tid, name, (unsigned long long)pid, (unsigned long long)cpu);
+	assert_true(name[0] >= 0x20 && name[0] < 0x7f);
+	khang_source_free(src);
+}
+
+static void test_triage_drivers(void **state)
+{
+	(void)state;
+	khang_source *src = open_real("triage_x64.dmp", NULL);
+	if (!src)
+		skip();
+	khang_module_iter *it;
+	const khang_module *m;
+	int n = 0;
+	assert_int_equal(khang_module_iter_new(&it, src), 0);
+	while (khang_module_next(&m, it) == 0)
+		n++;
+	assert_int_equal(n, 0x97);
+	khang_module_iter_free(it);
+	/* frame 8 and frame 14 of the README's stack */
+	assert_int_equal(khang_source_module_at(&m, src, 0xfffff8048b58334cull), 0);
+	assert_string_equal(khang_module_name(m), "amdppm.sys");
+	assert_int_equal(khang_module_base(m), 0xfffff8048b580000ull);
+	assert_int_equal(khang_module_size(m), 0x3b000);
+	assert_int_equal(khang_module_timestamp(m), 0xc9c03000);
+	assert_int_equal(khang_source_module_at(&m, src, 0xfffff804799cc027ull), 0);
+	assert_string_equal(khang_module_name(m), "Wdf01000.sys");
+	assert_int_equal(khang_module_timestamp(m), 0xa9a9d36e);
+	assert_string_equal(khang_module_path(m), "\\SystemRoot\\system32\\drivers\\Wdf01000.sys");
+	char text[64];
+	khang_source_symbolize(text, sizeof(text), src, 0xfffff8048b58334cull);
+	assert_string_equal(text, "amdppm+0x334c");
+	khang_source_free(src);
+}
+
+static void test_triage_arm64(void **state)
+{
+	khang_source_info in = KHANG_SOURCE_INFO_INIT;
+	khang_kernel_info ki = KHANG_KERNEL_INFO_INIT;
+	(void)state;
+	khang_source *src = open_real("triage_arm64.dmp", NULL);
+	if (!src)
+		skip();
+	assert_int_equal(khang_source_get_info(&in, src), 0);
+	assert_int_equal(in.arch, KHANG_ARCH_ARM64);
+	assert_int_equal(in.build, 22000);
+	assert_int_equal(in.processors, 8);
+	assert_int_equal(in.bugcheck_code, 0x1C8);
+	/* ARM64 analysis is out of scope for now, and says so */
+	assert_int_equal(khang_source_kernel_info(&ki, src), KHANG_EUNSUPPORTED);
+	assert_non_null(strstr(khang_error_last(), "arm64"));
+	khang_source_free(src);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_triage_header),
+		cmocka_unit_test(test_triage_thread_process),
+		cmocka_unit_test(test_triage_drivers),
+		cmocka_unit_test(test_triage_arm64),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
