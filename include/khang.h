@@ -11,5 +11,7 @@
 #include "khang/errors.h"
 #include "khang/version.h"
 #include "khang/source.h"
+#include "khang/layout.h"
+#include "khang/kernel.h"
 
 #endif /* KHANG_H */

@@ -360,6 +360,46 @@ static void test_missing_prcb_page(void **state)
 	done(&b);
 }
 
+/* A layout loaded from an ISF file at run time (a kernel the caller knows
+ * better than the built-in tables): used, validated, and its full symbol
+ * table names functions the built-in list does not carry. */
+static void test_isf_layout(void **state)
+{
+	const char *shared = getenv("KHANG_SHARED_DIR");
+	char path[1024];
+	khang_layout *isf = NULL;
+	built b;
+	khang_source_opts so = KHANG_SOURCE_OPTS_INIT;
+	khang_kernel_info ki = KHANG_KERNEL_INFO_INIT;
+	(void)state;
+	snprintf(path, sizeof(path), "%s/layouts/isf/symbols/windows/ntkrnlmp.pdb/5278AFF86C341677D7D7835C85B7B844-1.json.xz",
+	         shared ? shared : "");
+	int rc = shared ? khang_layout_load_isf(&isf, path) : KHANG_ENOTFOUND;
+	if (rc == KHANG_EUNSUPPORTED || rc == KHANG_EIO || rc == KHANG_ENOTFOUND) {
+		printf("SKIP: cannot load %s (%s)\n", path, khang_error_last());
+		skip();
+	}
+	assert_int_equal(rc, 0);
+	/* build the dump from the built-in table of the same kernel */
+	const kh_layout *builtin = kh_layout_builtin_by_guid_string("5278AFF86C341677D7D7835C85B7B844", 1);
+	assert_non_null(builtin);
+	build(&b, builtin, NULL, NULL);
+	so.layout = isf;
+	open_built(&b, &so);
+	assert_int_equal(khang_source_kernel_info(&ki, b.src), 0);
+	assert_ptr_equal(ki.layout, isf);
+	assert_int_equal(ki.check, KHANG_CHECK_PASSED);
+	assert_int_equal(khang_layout_source_kind(ki.layout), KHANG_LAYOUT_ISF);
+	/* a function only the ISF's full symbol table knows */
+	kh_symbol sym;
+	assert_int_equal(kh_layout_symbol_by_name((const kh_layout *)isf, "PnpDeviceActionWorker", &sym), 0);
+	char text[128];
+	khang_source_symbolize(text, sizeof(text), b.src, fg_kernel_base(b.k) + sym.rva + 0x4cc);
+	assert_string_equal(text, "nt!PnpDeviceActionWorker+0x4cc");
+	done(&b);
+	khang_layout_free(isf);
+}
+
 static void test_unsupported_dumps(void **state)
 {
 	khang_kernel_info ki = KHANG_KERNEL_INFO_INIT;
@@ -387,6 +427,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_guid_rejected),
 		cmocka_unit_test(test_module_list_loop),
 		cmocka_unit_test(test_missing_prcb_page),
+		cmocka_unit_test(test_isf_layout),
 		cmocka_unit_test(test_unsupported_dumps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
