@@ -1,7 +1,7 @@
 /*
  * Kernel dump headers and page indexes: full (runs), bitmap (types 2, 5, 6,
  * 7), RDMP (8, 9, 0xA), triage and header-only (no physical pages).
- * Offsets: docs in ../shared/docs/FORMAT.md, mirrored in docs/FORMAT-NOTES.md.
+ * Offsets and decisions: docs/formats.md.
  */
 #include <stdio.h>
 #include <stdlib.h>
