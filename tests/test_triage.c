@@ -15,6 +15,8 @@
 
 #include "khang.h"
 #include "kernel/kernel.h"
+#include "fg_kernel.h"
+#include "fg_triage.h"
 
 static khang_source *open_real(const char *name, const khang_source_opts *o)
 {
@@ -166,6 +168,126 @@ static void test_triage_arm64(void **state)
 	khang_source_free(src);
 }
 
+/* Writer-made triage dumps (x64 with the kernel's PE header among the data
+ * blocks, so the exact layout is found; x86 PAE and non-PAE by build): every
+ * triage field and copy reads back. */
+static void synthetic(const kh_layout *l, fg_arch arch, bool expect_exact)
+{
+	kh_layout_info li;
+	kh_layout_get_info(l, &li);
+	bool x64 = arch == FG_X64;
+	unsigned ps = x64 ? 8 : 4;
+	fg_forge *f = fg_new(arch, 16384);
+	fg_kernel_opts ko = { 0 };
+	ko.ncpus = 2;
+	fg_kernel *k = fg_kernel_new(f, l, &ko);
+	uint64_t proc = fg_kernel_add_process(k, "explorer.exe", 4232, 4200);
+	uint64_t thread = fg_kernel_add_thread(k, proc, 4236);
+	fg_kernel_set_current(k, 1, thread);
+	/* a stack with a recognisable word at its top */
+	uint64_t stack = fg_kernel_alloc(k, 0x2000);
+	uint64_t marker = 0x1122334455667788ull;
+	assert_int_equal(fg_write_virtual(f, fg_kernel_dtb(f), stack + 0x100, &marker, ps), 0);
+
+	/* the page of the kernel's debug directory and CodeView record */
+	uint32_t lfanew = 0, dbg = 0;
+	assert_int_equal(fg_read_virtual(f, fg_kernel_dtb(f), fg_kernel_base(k) + 0x3C, &lfanew, 4), 0);
+	assert_int_equal(fg_read_virtual(f, fg_kernel_dtb(f), fg_kernel_base(k) + lfanew + 24 + (x64 ? 0x70 : 0x60) + 6 * 8,
+	                                 &dbg, 4),
+	                 0);
+	fg_triage_range blocks[] = {
+		{ fg_kernel_global(k, KH_G_KiProcessorBlock), 2 * ps },
+		{ fg_kernel_base(k), 0x1000 }, /* the kernel's PE header */
+		{ fg_kernel_base(k) + (dbg & ~0xFFFu), 0x1000 },
+	};
+	fg_triage_driver drivers[] = {
+		{ "\\SystemRoot\\system32\\ntoskrnl.exe", fg_kernel_base(k), 0x800000, 0x11111111 },
+		{ "\\SystemRoot\\system32\\drivers\\TmXPFlt.sys", fg_kernel_base(k) + 0x4000000, 0x80000, 0x22222222 },
+	};
+	fg_triage_opts to = { 0 };
+	to.prcb.va = fg_kernel_prcb(k, 1);
+	to.prcb.size = kh_layout_struct_size(l, KH_S_KPRCB);
+	to.process.va = proc;
+	to.process.size = kh_layout_struct_size(l, KH_S_EPROCESS);
+	to.thread.va = thread;
+	to.thread.size = kh_layout_struct_size(l, KH_S_ETHREAD);
+	to.stack.va = stack + 0x100;
+	to.stack.size = 0x1f00;
+	to.kdbg.va = fg_kernel_global(k, KH_G_KdDebuggerDataBlock);
+	to.kdbg.size = 0x340;
+	to.blocks = blocks;
+	to.nblocks = 3;
+	to.drivers = drivers;
+	to.ndrivers = 2;
+	uint8_t *img;
+	size_t len;
+	assert_int_equal(fg_triage_write(f, &to, &img, &len), 0);
+
+	khang_source *src;
+	assert_int_equal(khang_source_open_memory(&src, img, len, NULL), 0);
+	khang_triage_info ti = KHANG_TRIAGE_INFO_INIT;
+	assert_int_equal(khang_source_triage_info(&ti, src), 0);
+	assert_int_equal(ti.processor, 1);
+	assert_int_equal(ti.prcb, fg_kernel_prcb(k, 1));
+	assert_int_equal(ti.thread, thread);
+	assert_int_equal(ti.top_of_stack, stack + 0x100);
+	assert_int_equal(ti.stack_size, 0x1f00);
+	assert_int_equal(ti.drivers, 2);
+	assert_int_equal(ti.data_blocks, 3);
+	assert_int_equal(ti.size_of_dump, len);
+	uint64_t v = 0;
+	assert_int_equal(khang_read_virtual(src, 0, stack + 0x100, &v, ps, NULL, NULL), 0);
+	assert_int_equal(v, x64 ? marker : (marker & 0xFFFFFFFFull));
+
+	khang_kernel_info ki = KHANG_KERNEL_INFO_INIT;
+	assert_int_equal(khang_source_kernel_info(&ki, src), 0);
+	assert_int_equal(ki.base, fg_kernel_base(k));
+	assert_non_null(ki.layout);
+	if (expect_exact) {
+		assert_ptr_equal(ki.layout, (const khang_layout *)l);
+	} else {
+		kh_layout_info ci;
+		kh_layout_get_info((const kh_layout *)ki.layout, &ci);
+		assert_int_equal(ci.build, li.build);
+		assert_int_equal(ci.pae, li.pae);
+	}
+	assert_true(ki.check == KHANG_CHECK_PASSED || ki.check == KHANG_CHECK_PARTIAL);
+	/* the process copy was placed at the thread's Process */
+	assert_int_equal(khang_source_triage_info(&ti, src), 0);
+	assert_int_equal(ti.process, proc);
+	char name[16] = { 0 };
+	assert_int_equal(khang_read_virtual(src, 0, kh_field_addr(l, proc, KH_F_EPROCESS_ImageFileName), name, 15, NULL, NULL), 0);
+	assert_string_equal(name, "explorer.exe");
+	/* drivers */
+	const khang_module *m;
+	assert_int_equal(khang_source_module_at(&m, src, fg_kernel_base(k) + 0x4001000), 0);
+	assert_string_equal(khang_module_name(m), "TmXPFlt.sys");
+	assert_int_equal(khang_module_timestamp(m), 0x22222222);
+	for (uint32_t i = 0; i < khang_source_warning_count(src); i++)
+		printf("  warning: %s\n", khang_source_warning(src, i));
+	khang_source_free(src);
+	free(img);
+	fg_kernel_free(k);
+	fg_free(f);
+}
+
+static void test_triage_synthetic_x64(void **state)
+{
+	(void)state;
+	synthetic(kh_layout_builtin_by_guid_string("5278AFF86C341677D7D7835C85B7B844", 1), FG_X64, true);
+}
+
+static void test_triage_synthetic_x86(void **state)
+{
+	kh_layout_candidate c[4];
+	(void)state;
+	for (int pae = 0; pae < 2; pae++) {
+		size_t n = kh_layout_builtin_candidates(KHANG_ARCH_X86, 7601, pae, c, 4);
+		assert_true(n > 0);
+		synthetic(c[0].layout, pae ? FG_X86_PAE : FG_X86, false);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -173,6 +295,8 @@ int main(void)
 		cmocka_unit_test(test_triage_thread_process),
 		cmocka_unit_test(test_triage_drivers),
 		cmocka_unit_test(test_triage_arm64),
+		cmocka_unit_test(test_triage_synthetic_x64),
+		cmocka_unit_test(test_triage_synthetic_x86),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -102,6 +102,11 @@ int kh_triage_parse(khang_source *src)
 		kh_source_warn(src, "triage dump: SizeOfDump 0x%x exceeds the file (0x%llx): truncated", t->size_of_dump,
 		               (unsigned long long)src->file.size);
 
+	/* 'TRGD' at ValidOffset marks a triage dump written completely */
+	uint8_t mark[4];
+	if (!t->valid_offset || kh_file_read(&src->file, t->valid_offset, mark, 4) < 0 || kh_le32(mark) != 0x44475254u)
+		kh_source_warn(src, "triage dump: no 'TRGD' marker at ValidOffset 0x%x (incomplete dump?)", t->valid_offset);
+
 	/* copies with a known address now: stack, KDBG, data page */
 	if (t->stack_off && t->stack_size && t->top_of_stack &&
 	    kh_span_ok((size_t)end, t->stack_off, KH_MIN(t->stack_size, MAX_COPY)))

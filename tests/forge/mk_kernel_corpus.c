@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "fg_kernel.h"
+#include "fg_triage.h"
 
 static int write_one(const char *dir, const char *name, const kh_layout *l, fg_arch arch, bool encode)
 {
@@ -28,6 +29,53 @@ static int write_one(const char *dir, const char *name, const kh_layout *l, fg_a
 	return rc != 0;
 }
 
+/* A small triage dump of the same kernel (the copies, a few data blocks). */
+static int write_triage(const char *dir, const char *name, const kh_layout *l, fg_arch arch)
+{
+	char path[1024];
+	bool x64 = arch == FG_X64;
+	fg_forge *f = fg_new(arch, 8192);
+	fg_kernel_opts o = { 0 };
+	o.ncpus = 1;
+	fg_kernel *k = fg_kernel_new(f, l, &o);
+	uint64_t p = fg_kernel_add_process(k, "explorer.exe", 3000, 600);
+	uint64_t t = fg_kernel_add_thread(k, p, 3004);
+	fg_kernel_set_current(k, 0, t);
+	uint64_t stack = fg_kernel_alloc(k, 0x1000);
+	fg_triage_range blocks[] = { { fg_kernel_global(k, KH_G_KiProcessorBlock), x64 ? 8 : 4 },
+		                     { fg_kernel_base(k), 0x1000 } };
+	fg_triage_driver drivers[] = { { "\\SystemRoot\\system32\\ntoskrnl.exe", fg_kernel_base(k), 0x800000, 1 } };
+	fg_triage_opts to = { 0 };
+	to.prcb.va = fg_kernel_prcb(k, 0);
+	to.prcb.size = kh_layout_struct_size(l, KH_S_KPRCB);
+	to.process.va = p;
+	to.process.size = kh_layout_struct_size(l, KH_S_EPROCESS);
+	to.thread.va = t;
+	to.thread.size = kh_layout_struct_size(l, KH_S_ETHREAD);
+	to.stack.va = stack + 0x800;
+	to.stack.size = 0x800;
+	to.kdbg.va = fg_kernel_global(k, KH_G_KdDebuggerDataBlock);
+	to.kdbg.size = 0x340;
+	to.blocks = blocks;
+	to.nblocks = 2;
+	to.drivers = drivers;
+	to.ndrivers = 1;
+	uint8_t *img;
+	size_t len;
+	int bad = fg_triage_write(f, &to, &img, &len) != 0;
+	if (!bad) {
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		FILE *out = fopen(path, "wb");
+		bad = !out || fwrite(img, 1, len, out) != len;
+		if (out)
+			bad |= fclose(out) != 0;
+		free(img);
+	}
+	fg_kernel_free(k);
+	fg_free(f);
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -45,5 +93,7 @@ int main(int argc, char **argv)
 	bad |= write_one(argv[1], "x64_19041", x64, FG_X64, false);
 	bad |= write_one(argv[1], "x64_19041_encoded_kdbg", x64, FG_X64, true);
 	bad |= write_one(argv[1], "x86pae_7601", c[0].layout, FG_X86_PAE, false);
+	bad |= write_triage(argv[1], "triage_x64_19041", x64, FG_X64);
+	bad |= write_triage(argv[1], "triage_x86pae_7601", c[0].layout, FG_X86_PAE);
 	return bad;
 }
