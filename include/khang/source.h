@@ -69,6 +69,11 @@ typedef struct khang_source_opts {
 	const struct khang_layout *layout;
 	/** Longest list walked (modules, processes, threads, ...); 0: 65536. */
 	uint32_t max_list_entries;
+	/** Where to find module images whose pages are not in the dump (for
+	 *  unwinding): directories separated by ':', each searched as a
+	 *  symbol store (name/TIMESTAMPSIZE/name) and flat (name). NULL: none.
+	 *  Copied at open. */
+	const char *image_path;
 } khang_source_opts;
 
 /** Static initialiser for @ref khang_source_opts. */

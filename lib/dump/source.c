@@ -135,6 +135,11 @@ static int source_load(khang_source *src, const khang_source_opts *opts)
 	src->user_layout = opts->layout;
 	src->flags = opts->flags;
 	src->max_list = opts->max_list_entries ? opts->max_list_entries : 65536;
+	if (opts->image_path) {
+		src->image_path = kh_strdup(&src->alloc, opts->image_path);
+		if (!src->image_path)
+			return KHANG_ENOMEM;
+	}
 	return kh_tlb_init(src, opts->tlb_entries);
 }
 
@@ -208,6 +213,7 @@ KHANG_API void khang_source_free(khang_source *src)
 	kh_file_close(&src->file);
 	for (uint32_t i = 0; i < KH_MAX_WARNINGS_KEPT; i++)
 		kh_free(&a, src->warnings[i]);
+	kh_free(&a, src->image_path);
 	src->magic = 0;
 	kh_free(&a, src);
 }

@@ -80,6 +80,7 @@ struct khang_source {
 	const struct khang_layout *user_layout;  /* borrowed, from the options */
 	uint32_t flags;                           /* khang_source_flags */
 	uint32_t max_list;                        /* longest list walked */
+	char *image_path;                         /* copy of the option, or NULL */
 	struct kh_kernel *kernel;                 /* discovered on first need */
 	struct kh_triage *triage;                 /* DumpType 4: the triage header and copies */
 	/* The object layer's per-source cache (processors, processes, threads),

@@ -673,15 +673,8 @@ void kh_kernel_free(khang_source *src)
 	kh_kernel *k = src->kernel;
 	if (!k)
 		return;
-	for (size_t i = 0; i < k->nmodules; i++) {
-		kh_free(&src->alloc, k->modules[i].name);
-		kh_free(&src->alloc, k->modules[i].path);
-		if (k->modules[i].pe_ok) {
-			void *ctx = k->modules[i].pe.ctx; /* the module's read context */
-			kh_pe_close(&k->modules[i].pe);
-			kh_free(&src->alloc, ctx);
-		}
-	}
+	for (size_t i = 0; i < k->nmodules; i++)
+		kh_module_release(src, &k->modules[i]);
 	kh_free(&src->alloc, k->modules);
 	kh_free(&src->alloc, k->by_base);
 	kh_free(&src->alloc, k);

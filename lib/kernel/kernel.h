@@ -23,6 +23,14 @@ struct khang_module {
 	bool pe_tried;
 	bool pe_ok;
 	kh_pe pe;
+	/* the image used for unwinding (images.c): a file from the image path
+	 * whose timestamp and size match, else the image in the dump */
+	bool uw_tried;
+	bool uw_ok;
+	bool uw_from_file;
+	kh_pe uw;
+	uint8_t *uw_file;
+	void *uw_ctx;
 };
 
 typedef struct kh_kernel {
@@ -73,6 +81,12 @@ int kh_walk_list(khang_source *src, uint64_t head, kh_list_visit_fn visit, void 
                  bool *out_broken);
 
 
+
+/* The PE image to unwind code of module m with (NULL if none is usable). */
+kh_pe *kh_module_unwind_image(khang_source *src, khang_module *m);
+/* The module holding va (NULL if none). Loads the module list. */
+khang_module *kh_kernel_module_at(khang_source *src, uint64_t va);
+void kh_module_release(khang_source *src, khang_module *m);
 
 /* Read an integer field (kinds INT, POINTER, ENUM, BITFIELD) of the struct
  * at struct_va. KHANG_ENOTFOUND when the layout lacks the field. */

@@ -313,6 +313,22 @@ KHANG_API uint32_t khang_module_timestamp(const khang_module *m)
 	return m ? m->timestamp : 0;
 }
 
+void kh_module_release(khang_source *src, khang_module *m)
+{
+	kh_free(&src->alloc, m->name);
+	kh_free(&src->alloc, m->path);
+	if (m->pe_ok) {
+		void *ctx = m->pe.ctx; /* the module's read context */
+		kh_pe_close(&m->pe);
+		kh_free(&src->alloc, ctx);
+	}
+	if (m->uw_ok) {
+		kh_pe_close(&m->uw);
+		kh_free(&src->alloc, m->uw_ctx);
+	}
+	kh_free(&src->alloc, m->uw_file);
+}
+
 static khang_module *module_at(kh_kernel *k, uint64_t va)
 {
 	size_t lo = 0, hi = k->nmodules;
@@ -327,6 +343,14 @@ static khang_module *module_at(kh_kernel *k, uint64_t va)
 		return NULL;
 	khang_module *m = &k->modules[k->by_base[lo - 1]];
 	return va - m->base < m->size ? m : NULL;
+}
+
+khang_module *kh_kernel_module_at(khang_source *src, uint64_t va)
+{
+	kh_kernel *k;
+	if (modules_of(src, &k) < 0)
+		return NULL;
+	return module_at(k, va);
 }
 
 KHANG_API int khang_source_module_at(const khang_module **out, khang_source *src, uint64_t va)
