@@ -247,6 +247,21 @@ class Isf:
             return self.type_size(t['type'])
         return None
 
+    def final_type_name(self, struct, path):
+        """Name of the struct/union type at the end of a path, or None."""
+        u = self.user.get(struct)
+        t = None
+        for comp in path.split('.'):
+            name = re.sub(r'\[\d+\]$', '', comp)
+            if t is not None:
+                u = self.user.get(t.get('name'))
+            if u is None or name not in u['fields']:
+                return None
+            t = u['fields'][name]['type']
+            if comp != name:
+                t = t.get('subtype', {})
+        return t.get('name') if t and t.get('kind') in ('struct', 'union', 'class') else None
+
     def struct_name(self, names):
         for n in names:
             if n in self.user:
@@ -598,6 +613,11 @@ def load_partial(shared, structs, all_fields, reference, log):
                             continue
                         rel = ref[0] - rfirst[0]
                         val = (members[sname][first] + rel,) + ref[1:]
+                        # an embedded struct whose size the notes give
+                        # (24H2's EPROCESS.Pcb is a 0x1c8-byte KPROCESS)
+                        tname = ref_isf.final_type_name(rname, p)
+                        if val[2] == FK_STRUCT and tname in sizes:
+                            val = (val[0], sizes[tname]) + val[2:]
                         break
                 if val is not None:
                     struct_end[s.sid] = max(struct_end.get(s.sid, 0), val[0] + val[1])
@@ -1136,6 +1156,9 @@ def run(args, shared, out_dir, log):
     x64.sort(key=lambda k: (k.guid, k.age))
     by_build = x64_build + x86 + partial
 
+    # Builds whose dump header reports a build number other than their
+    # kernel's: 1909 (18363) runs the 1903 kernel, 20H2..22H2 (19042..19045)
+    # the 2004 kernel, Windows 11 22H2 (22621) the 23H2 one (22631).
     aliases = [
         (ARCH_X64, 18363, 18362), (ARCH_X86, 18363, 18362),
         (ARCH_X64, 19042, 19041), (ARCH_X64, 19043, 19041),
