@@ -967,10 +967,10 @@ def emit(out_dir, shared_rel, structs, all_fields, enums, glob_names, fn_names,
             fn_rva.append(rva)
             fn_meta.append((fi << FN_SIZE_BITS) | size)
     w('static const uint32_t fn_rva[%d] = {' % max(1, len(fn_rva)))
-    src.extend(wrap_numbers(fn_rva, 10, '0x%x'))
+    src.extend(wrap_numbers(fn_rva, 16, '%d'))
     w('};')
     w('static const uint32_t fn_meta[%d] = {' % max(1, len(fn_meta)))
-    src.extend(wrap_numbers(fn_meta, 10, '0x%x'))
+    src.extend(wrap_numbers(fn_meta, 16, '%d'))
     w('};')
     w('')
 

@@ -36,9 +36,14 @@ int kh_regs_from_context_x64(kh_regs *out, const uint8_t *ctx, size_t len)
 	return 0;
 }
 
-static int read_stack(khang_source *src, uint64_t va, uint64_t *out)
+typedef struct kh_mem {
+	kh_mem_read_fn read;
+	void *ctx;
+} kh_mem;
+
+static int read_stack(const kh_mem *mem, uint64_t va, uint64_t *out)
 {
-	int rc = kh_vread_u64(src, 0, va, out);
+	int rc = mem->read(mem->ctx, va, out);
 	if (rc < 0)
 		return kh_error(rc, "stack at 0x%llx is not in the dump", (unsigned long long)va);
 	return 0;
@@ -62,7 +67,7 @@ static unsigned code_slots(uint8_t op, uint8_t info)
 /* Recognise an epilogue at rip from the code bytes and, if it is one,
  * emulate it: returns 1 (done, regs hold the caller's), 0 (not an
  * epilogue), or an error. */
-static int try_epilogue(khang_source *src, kh_pe *pe, uint32_t rva, uint8_t frame_reg, uint32_t frame_off,
+static int try_epilogue(const kh_mem *src, kh_pe *pe, uint32_t rva, uint8_t frame_reg, uint32_t frame_off,
                         kh_regs *regs)
 {
 	uint8_t c[64];
@@ -131,7 +136,7 @@ static int try_epilogue(khang_source *src, kh_pe *pe, uint32_t rva, uint8_t fram
  * executed (codes at higher offsets are skipped), or UINT32_MAX for all.
  * *machframe is set when a machine frame ended the frame. Returns the
  * chained RUNTIME_FUNCTION's unwind RVA in *chain (0 if none). */
-static int apply_unwind_info(khang_source *src, kh_pe *pe, uint32_t info_rva, uint32_t prolog_done, kh_regs *regs,
+static int apply_unwind_info(const kh_mem *src, kh_pe *pe, uint32_t info_rva, uint32_t prolog_done, kh_regs *regs,
                              bool *machframe, uint32_t *chain, uint8_t *out_frame_reg)
 {
 	uint8_t h[4];
@@ -224,16 +229,11 @@ static int apply_unwind_info(khang_source *src, kh_pe *pe, uint32_t info_rva, ui
 	return 0;
 }
 
-int kh_unwind_x64_step(khang_source *src, kh_regs *regs, khang_frame_kind *kind)
+int kh_unwind_x64_image(kh_pe *pe, uint32_t rva, const char *name, kh_mem_read_fn read, void *ctx, kh_regs *regs,
+                        khang_frame_kind *kind)
 {
-	uint64_t rip = regs->r[KH_RIP];
-	khang_module *m = kh_kernel_module_at(src, rip);
-	if (!m)
-		return kh_error(KHANG_ENOTFOUND, "0x%llx is in no loaded module", (unsigned long long)rip);
-	kh_pe *pe = kh_module_unwind_image(src, m);
-	if (!pe)
-		return kh_error(KHANG_ENOTPRESENT, "no image of %s to unwind with (not in the dump or the image path)", m->name);
-	uint32_t rva = (uint32_t)(rip - m->base);
+	kh_mem memv = { read, ctx };
+	const kh_mem *src = &memv;
 	kh_pe_runtime_function rf;
 	int rc = kh_pe_runtime_function_find(pe, rva, &rf);
 	if (rc == KHANG_ENOTFOUND && kh_pe_runtime_function_count(pe) > 0) {
@@ -247,12 +247,12 @@ int kh_unwind_x64_step(khang_source *src, kh_regs *regs, khang_frame_kind *kind)
 		return 0;
 	}
 	if (rc < 0)
-		return kh_error(rc == KHANG_ENOTFOUND ? KHANG_ENOTPRESENT : rc, "no unwind data for %s+0x%x", m->name, rva);
+		return kh_error(rc == KHANG_ENOTFOUND ? KHANG_ENOTPRESENT : rc, "no unwind data for %s+0x%x", name, rva);
 
 	/* in an epilogue? (only outside the prologue) */
 	uint8_t h[4];
 	if ((rc = kh_pe_read(pe, rf.unwind, h, 4)) < 0)
-		return kh_error(rc, "UNWIND_INFO of %s+0x%x is not readable", m->name, rva);
+		return kh_error(rc, "UNWIND_INFO of %s+0x%x is not readable", name, rva);
 	uint32_t in_func = rva - rf.begin;
 	if (in_func >= h[1]) {
 		rc = try_epilogue(src, pe, rva, h[3] & 0xF, (uint32_t)(h[3] >> 4) * 16, regs);
@@ -271,11 +271,11 @@ int kh_unwind_x64_step(khang_source *src, kh_regs *regs, khang_frame_kind *kind)
 		uint8_t frame_reg;
 		rc = apply_unwind_info(src, pe, info, prolog_done, regs, &machframe, &chain, &frame_reg);
 		if (rc < 0)
-			return kh_error_context(rc, "%s+0x%x", m->short_name, rva);
+			return kh_error_context(rc, "%s+0x%x", name, rva);
 		if (!chain)
 			break;
 		if (depth == MAX_CHAIN - 1)
-			return kh_error(KHANG_ELIMIT, "%s+0x%x: unwind chain longer than %d", m->short_name, rva, MAX_CHAIN);
+			return kh_error(KHANG_ELIMIT, "%s+0x%x: unwind chain longer than %d", name, rva, MAX_CHAIN);
 		info = chain;
 		prolog_done = UINT32_MAX; /* chained parents' prologues ran in full */
 	}
@@ -290,4 +290,21 @@ int kh_unwind_x64_step(khang_source *src, kh_regs *regs, khang_frame_kind *kind)
 	regs->r[KH_RSP] += 8;
 	*kind = KHANG_FRAME_UNWIND;
 	return 0;
+}
+
+static int source_read(void *ctx, uint64_t va, uint64_t *out)
+{
+	return kh_vread_u64((khang_source *)ctx, 0, va, out);
+}
+
+int kh_unwind_x64_step(khang_source *src, kh_regs *regs, khang_frame_kind *kind)
+{
+	uint64_t rip = regs->r[KH_RIP];
+	khang_module *m = kh_kernel_module_at(src, rip);
+	if (!m)
+		return kh_error(KHANG_ENOTFOUND, "0x%llx is in no loaded module", (unsigned long long)rip);
+	kh_pe *pe = kh_module_unwind_image(src, m);
+	if (!pe)
+		return kh_error(KHANG_ENOTPRESENT, "no image of %s to unwind with (not in the dump or the image path)", m->name);
+	return kh_unwind_x64_image(pe, (uint32_t)(rip - m->base), m->name, source_read, src, regs, kind);
 }
