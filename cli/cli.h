@@ -61,5 +61,12 @@ void json_kv_bool(json_out *j, const char *k, bool v);
 /* ---- commands ----------------------------------------------------------------- */
 int cmd_info(const cli_opts *o);
 int cmd_modules(const cli_opts *o);
+int cmd_cpus(const cli_opts *o);
+int cmd_ready(const cli_opts *o);
+int cmd_pcr(const cli_opts *o);
+int cmd_prcb(const cli_opts *o);
+int cmd_ps(const cli_opts *o);
+int cmd_threads(const cli_opts *o);
+int cmd_thread(const cli_opts *o);
 
 #endif /* KHANG_CLI_H */

@@ -14,6 +14,13 @@ typedef struct command {
 static const command commands[] = {
 	{ "info", cmd_info, "DUMP", "dump header, kernel, layout and its validation" },
 	{ "modules", cmd_modules, "DUMP", "loaded kernel modules (like lm)" },
+	{ "cpus", cmd_cpus, "DUMP", "processors and what runs on them (like !cpuinfo, !running)" },
+	{ "ready", cmd_ready, "DUMP", "threads in the ready queues (like !ready)" },
+	{ "pcr", cmd_pcr, "DUMP N", "processor N's KPCR (like !pcr)" },
+	{ "prcb", cmd_prcb, "DUMP N", "processor N's KPRCB and saved registers (like !prcb)" },
+	{ "ps", cmd_ps, "DUMP", "active processes (like !process 0 0, !mex.p)" },
+	{ "threads", cmd_threads, "DUMP [-p P]", "threads, of process P (PID or name) (like !mex.lt)" },
+	{ "thread", cmd_thread, "DUMP ADDR", "one thread and what it waits on (like !thread)" },
 };
 
 static void usage(FILE *f)

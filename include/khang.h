@@ -13,5 +13,9 @@
 #include "khang/source.h"
 #include "khang/layout.h"
 #include "khang/kernel.h"
+#include "khang/stack.h"
+#include "khang/processor.h"
+#include "khang/process.h"
+#include "khang/thread.h"
 
 #endif /* KHANG_H */

@@ -320,6 +320,29 @@ static void test_wrong_guid_rejected(void **state)
 	done(&b);
 }
 
+/* Regression: structures of 7601 in a dump whose header says 19041 and whose
+ * kernel GUID is unknown. The 19041 by-build table shares many offsets with
+ * 7601 (KPCR, KPRCB.Number, UniqueProcessId next to ActiveProcessLinks), so
+ * checks that only touch those passed; it must be rejected. */
+static void test_wrong_build_rejected(void **state)
+{
+	built b;
+	fg_kernel_opts o = { 0 };
+	khang_kernel_info ki = KHANG_KERNEL_INFO_INIT;
+	(void)state;
+	o.has_guid = true;
+	memset(o.guid, 0x5A, 16);
+	o.age = 1;
+	build(&b, first_guid_layout(7601), &o, NULL);
+	fg_header_of(b.f)->build = 19041;
+	open_built(&b, NULL);
+	assert_int_equal(khang_source_kernel_info(&ki, b.src), 0);
+	if (ki.layout)
+		assert_int_not_equal(khang_layout_build(ki.layout), 19041);
+	printf("note: %s\n", ki.layout_note);
+	done(&b);
+}
+
 /* A looping module list ends the walk with a warning, not a hang. */
 static void test_module_list_loop(void **state)
 {
@@ -405,7 +428,7 @@ static void test_unsupported_dumps(void **state)
 	khang_kernel_info ki = KHANG_KERNEL_INFO_INIT;
 	const char *shared = getenv("KHANG_SHARED_DIR");
 	char path[1024];
-	khang_source *src;
+	khang_source *src = NULL;
 	(void)state;
 	snprintf(path, sizeof(path), "%s/realdumps/triage_arm64.dmp", shared ? shared : "");
 	if (!shared || khang_source_open(&src, path, NULL) != 0) {
@@ -425,6 +448,7 @@ int main(void)
 		cmocka_unit_test(test_no_kdbg),
 		cmocka_unit_test(test_wrong_user_layout),
 		cmocka_unit_test(test_wrong_guid_rejected),
+		cmocka_unit_test(test_wrong_build_rejected),
 		cmocka_unit_test(test_module_list_loop),
 		cmocka_unit_test(test_missing_prcb_page),
 		cmocka_unit_test(test_isf_layout),

@@ -43,7 +43,7 @@ static void test_real_unwind(void **state)
 {
 	char path[1024], images[1024];
 	const char *shared = getenv("KHANG_SHARED_DIR");
-	khang_source *src;
+	khang_source *src = NULL;
 	khang_source_opts o = KHANG_SOURCE_OPTS_INIT;
 	(void)state;
 	snprintf(path, sizeof(path), "%s/realdumps/triage_x64.dmp", shared ? shared : "");
@@ -86,7 +86,7 @@ static void test_real_no_images(void **state)
 {
 	char path[1024];
 	const char *shared = getenv("KHANG_SHARED_DIR");
-	khang_source *src;
+	khang_source *src = NULL;
 	(void)state;
 	snprintf(path, sizeof(path), "%s/realdumps/triage_x64.dmp", shared ? shared : "");
 	if (!shared || khang_source_open(&src, path, NULL) != 0) {

@@ -223,7 +223,7 @@ static void synthetic(const kh_layout *l, fg_arch arch, bool expect_exact)
 	size_t len;
 	assert_int_equal(fg_triage_write(f, &to, &img, &len), 0);
 
-	khang_source *src;
+	khang_source *src = NULL;
 	assert_int_equal(khang_source_open_memory(&src, img, len, NULL), 0);
 	khang_triage_info ti = KHANG_TRIAGE_INFO_INIT;
 	assert_int_equal(khang_source_triage_info(&ti, src), 0);

@@ -19,6 +19,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/**
+ * @def KHANG_API
+ * @brief Marks a function exported by the shared library (visibility
+ *        "default"; dllexport/dllimport on Windows, none with KHANG_STATIC).
+ */
 #if defined(_WIN32) || defined(__CYGWIN__)
 #  if defined(KHANG_BUILDING_LIBRARY) && !defined(KHANG_STATIC)
 #    define KHANG_API __declspec(dllexport)
@@ -33,21 +38,39 @@
 #  define KHANG_API
 #endif
 
+/**
+ * @def KHANG_DEPRECATED
+ * @brief Marks a declaration that will be removed; the compiler warns on use.
+ */
 #if defined(__GNUC__) || defined(__clang__)
 #  define KHANG_DEPRECATED __attribute__((deprecated))
 #else
 #  define KHANG_DEPRECATED
 #endif
 
-/* Initialiser of a structure whose first member is `size_t size`, used by
- * every *_INIT macro. Designated, so -Wextra builds stay quiet; C++ before
- * C++20 has no designated initialisers. */
-#if defined(__cplusplus) && __cplusplus < 202002L
-#  define KHANG_SIZED_INIT(type) { sizeof(type) }
+/**
+ * @def KHANG_SIZED_INIT(type)
+ * @brief Initialiser of a structure whose first member is `size_t size`, used
+ *        by every *_INIT macro. Designated, so -Wextra builds stay quiet; C++
+ *        before C++20 has no designated initialisers.
+ */
+#if defined(__cplusplus)
+namespace khang_detail {
+/* A value-initialised T with its size member set (no designated
+ * initialisers before C++20, and g++ warns about them under -Wextra). */
+template <typename T> inline T sized_init() { T v = T(); v.size = sizeof(T); return v; }
+}
+#  define KHANG_SIZED_INIT(type) (::khang_detail::sized_init<type>())
 #else
 #  define KHANG_SIZED_INIT(type) { .size = sizeof(type) }
 #endif
 
+/**
+ * @def KHANG_BEGIN_DECL
+ * @brief Opens the declarations of a header (`extern "C" {` in C++).
+ * @def KHANG_END_DECL
+ * @brief Closes what @ref KHANG_BEGIN_DECL opened.
+ */
 #ifdef __cplusplus
 #  define KHANG_BEGIN_DECL extern "C" {
 #  define KHANG_END_DECL }

@@ -50,8 +50,9 @@ KHANG_API const char *khang_strerror(int code);
 KHANG_API const char *khang_error_last(void);
 
 /**
- * @brief The code of the last error raised in this thread (0 if none).
- * Thread-safe (each thread has its own).
+ * @brief The code of the last error raised in this thread.
+ * @return a negative KHANG_E* code, or 0 if none was raised (or since
+ *         khang_error_clear()). Thread-safe (each thread has its own).
  */
 KHANG_API int khang_error_last_code(void);
 

@@ -102,24 +102,48 @@ KHANG_API int khang_module_iter_new(khang_module_iter **out, khang_source *src);
  */
 KHANG_API int khang_module_next(const khang_module **out, khang_module_iter *it);
 
-/** @brief Free an iterator (NULL allowed). */
+/**
+ * @brief Free an iterator.
+ * @param it the iterator, or NULL (nothing happens)
+ */
 KHANG_API void khang_module_iter_free(khang_module_iter *it);
 
 /**
- * @brief Entries of the module list that could not be read (skipped), or
- *        0 if the walk was complete.
+ * @brief Entries of the module list that could not be read (skipped).
+ * @param it the iterator
+ * @return the number skipped so far, 0 if the walk was complete (and for NULL).
  */
 KHANG_API uint32_t khang_module_iter_skipped(const khang_module_iter *it);
 
-/** @brief File name ("ntoskrnl.exe", "TmXPFlt.sys"); never NULL. */
+/**
+ * @brief File name of a module.
+ * @param m the module
+ * @return "ntoskrnl.exe", "TmXPFlt.sys", ...; borrowed from the source, never NULL.
+ */
 KHANG_API const char *khang_module_name(const khang_module *m);
-/** @brief Full path as the kernel recorded it ("\\SystemRoot\\system32\\..."); may be "". */
+/**
+ * @brief Full path of a module as the kernel recorded it.
+ * @param m the module
+ * @return "\\SystemRoot\\system32\\...", borrowed from the source; may be "", never NULL.
+ */
 KHANG_API const char *khang_module_path(const khang_module *m);
-/** @brief Image base. */
+/**
+ * @brief Image base of a module.
+ * @param m the module
+ * @return the virtual address of its image.
+ */
 KHANG_API uint64_t khang_module_base(const khang_module *m);
-/** @brief SizeOfImage. */
+/**
+ * @brief Size of a module's image.
+ * @param m the module
+ * @return SizeOfImage in bytes.
+ */
 KHANG_API uint32_t khang_module_size(const khang_module *m);
-/** @brief Link timestamp from the module list entry (0 if unknown). */
+/**
+ * @brief Link timestamp of a module.
+ * @param m the module
+ * @return the TimeDateStamp from the module list entry (0 if unknown).
+ */
 KHANG_API uint32_t khang_module_timestamp(const khang_module *m);
 
 /**

@@ -92,12 +92,14 @@ KHANG_API const char *khang_layout_description(const khang_layout *layout);
 
 /**
  * @brief Where the layout comes from.
+ * @param layout a layout
  * @return a @ref khang_layout_source value, or 0 for an invalid handle.
  */
 KHANG_API khang_layout_source khang_layout_source_kind(const khang_layout *layout);
 
 /**
  * @brief Processor architecture of the kernel the layout describes.
+ * @param layout a layout
  * @return KHANG_ARCH_X86 or KHANG_ARCH_X64; KHANG_ARCH_UNKNOWN for an
  *         invalid handle.
  */
@@ -105,6 +107,7 @@ KHANG_API khang_arch khang_layout_arch(const khang_layout *layout);
 
 /**
  * @brief Windows build number of the kernel (e.g. 19041).
+ * @param layout a layout
  * @return the build, or 0 when unknown (an ISF file whose kernel is neither
  *         named in the file nor built in) or for an invalid handle.
  */
@@ -125,6 +128,7 @@ KHANG_API int khang_layout_guid(const khang_layout *layout, char *buf, size_t si
 /**
  * @brief Number of kernel symbols the layout can name (functions and
  *        variables used for symbolisation).
+ * @param layout a layout
  * @return the count; 0 for by-build tables and invalid handles.
  */
 KHANG_API size_t khang_layout_symbol_count(const khang_layout *layout);

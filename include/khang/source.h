@@ -38,6 +38,7 @@ typedef enum khang_dump_type {
 
 /**
  * @brief Name of a dump type ("full", "bitmap-kernel", "triage", ...).
+ * @param type any value
  * @return a static string, never NULL. Thread-safe.
  */
 KHANG_API const char *khang_dump_type_name(khang_dump_type type);
@@ -189,6 +190,7 @@ KHANG_API int khang_source_context_record(const uint8_t **out, size_t *out_len,
 
 /**
  * @brief Number of warnings recorded while opening and using the source.
+ * @param src the source
  * @return the count (0 for NULL)
  */
 KHANG_API uint32_t khang_source_warning_count(const khang_source *src);

@@ -61,7 +61,11 @@ typedef struct khang_stack_opts {
 KHANG_API int khang_stack_walk_context(khang_stack **out, khang_source *src, uint64_t context_va,
                                        const khang_stack_opts *opts);
 
-/** @brief Number of frames (the first is the starting context). */
+/**
+ * @brief Number of frames (the first is the starting context).
+ * @param stack the stack
+ * @return the count (0 for NULL).
+ */
 KHANG_API size_t khang_stack_frame_count(const khang_stack *stack);
 
 /**
@@ -73,10 +77,17 @@ KHANG_API size_t khang_stack_frame_count(const khang_stack *stack);
  */
 KHANG_API int khang_stack_frame(khang_frame *out, const khang_stack *stack, size_t index);
 
-/** @brief Why the walk ended (a static or stack-owned string, never NULL). */
+/**
+ * @brief Why the walk ended.
+ * @param stack the stack
+ * @return a static or stack-owned string, never NULL.
+ */
 KHANG_API const char *khang_stack_end_reason(const khang_stack *stack);
 
-/** @brief Free a stack (NULL allowed). */
+/**
+ * @brief Free a stack.
+ * @param stack the stack, or NULL (nothing happens)
+ */
 KHANG_API void khang_stack_free(khang_stack *stack);
 
 KHANG_END_DECL

@@ -7,8 +7,11 @@
 
 #include "common.h"
 
+/** Major version: incompatible API changes. */
 #define KHANG_VERSION_MAJOR 0
+/** Minor version: additions. */
 #define KHANG_VERSION_MINOR 1
+/** Patch version: fixes. */
 #define KHANG_VERSION_PATCH 0
 /** The version as a string, "MAJOR.MINOR.PATCH". */
 #define KHANG_VERSION_STRING "0.1.0"

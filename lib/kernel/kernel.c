@@ -78,6 +78,8 @@ int kh_walk_list(khang_source *src, uint64_t head, kh_list_visit_fn visit, void 
 		rc = 0;
 		goto out;
 	}
+	if (entry == 0) /* a LIST_ENTRY never initialised: empty */
+		goto out;
 	while (entry != head) {
 		if (entry == 0 || count >= src->max_list) {
 			broken = true;
@@ -416,7 +418,36 @@ static khang_layout_check validate(khang_source *src, kh_kernel *k, const kh_lay
 		}
 	}
 
-	/* 2. the active process list: System first, its thread list links back */
+	/* 1b. each idle thread is a thread object (dispatcher type 6) whose
+	 *     KTHREAD.Process is a process object (type 3): KTHREAD.Process
+	 *     moves between builds, so this tells layouts apart */
+	for (uint32_t i = 0; i < nthreads && i < 8 && !v.failed; i++) {
+		uint8_t t6, t3;
+		uint64_t proc;
+		if (!idle_threads[i] || kh_vread(src, 0, idle_threads[i], &t6, 1) < 0) {
+			v.skipped++;
+			continue;
+		}
+		if (t6 != 6) {
+			vfail(&v, "CPU %u: idle thread 0x%llx has dispatcher type %u (want 6, thread)", i,
+			      (unsigned long long)idle_threads[i], t6);
+			break;
+		}
+		if (!vfield(&v, idle_threads[i], KH_F_KTHREAD_Process, &proc))
+			continue;
+		if (kh_vread(src, 0, proc, &t3, 1) < 0) {
+			vfail(&v, "CPU %u: idle thread's KTHREAD.Process 0x%llx is not readable", i, (unsigned long long)proc);
+			break;
+		}
+		if (t3 != 3)
+			vfail(&v, "CPU %u: idle thread's KTHREAD.Process 0x%llx has dispatcher type %u (want 3, process)", i,
+			      (unsigned long long)proc, t3);
+		else
+			v.passed++;
+	}
+
+	/* 2. the active process list: System first (PID 4 and its image name,
+	 *    which moves between builds), its thread list links back */
 	uint64_t first = 0;
 	if (!v.failed && head && kh_vread_ptr(src, 0, head, &first) == 0 && first && first != head) {
 		uint64_t sys = first - off_apl, pid, blink;
@@ -426,6 +457,16 @@ static khang_layout_check validate(khang_source *src, kh_kernel *k, const kh_lay
 				      (unsigned long long)pid);
 			else
 				v.passed++;
+		}
+		uint64_t name_at = kh_field_addr(l, sys, KH_F_EPROCESS_ImageFileName);
+		char name[8];
+		if (!v.failed && name_at && kh_vread(src, 0, name_at, name, 7) == 0) {
+			if (memcmp(name, "System", 7) != 0)
+				vfail(&v, "first process 0x%llx: ImageFileName is not \"System\"", (unsigned long long)sys);
+			else
+				v.passed++;
+		} else if (!v.failed) {
+			v.skipped++;
 		}
 		if (kh_vread_ptr(src, 0, first + ps, &blink) == 0 && blink != head)
 			vfail(&v, "first ActiveProcessLinks.Blink is 0x%llx, want the head 0x%llx", (unsigned long long)blink,
@@ -593,6 +634,13 @@ static void read_time(khang_source *src, kh_kernel *k)
 	if (k->layout && k->info.base && kh_layout_global_rva(k->layout, KH_G_KeTimeIncrement)) {
 		uint32_t v;
 		if (kh_vread_u32(src, 0, k->info.base + kh_layout_global_rva(k->layout, KH_G_KeTimeIncrement), &v) == 0)
+			ti = v;
+	}
+	if (!ti && k->info.kdbg_valid) {
+		/* KDBG +0x78 holds the address of KeTimeIncrement */
+		uint64_t at = kdbg_u64(k, 0x78, k->x86);
+		uint32_t v;
+		if (at && kh_vread_u32(src, 0, at, &v) == 0)
 			ti = v;
 	}
 	k->info.time_increment = (uint32_t)ti;

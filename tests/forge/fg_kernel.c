@@ -27,9 +27,10 @@ struct fg_kernel {
 	uint64_t idle[64];
 	uint64_t idle_process;
 	uint64_t system;
+	uint64_t srq;  /* shared ready queue, 0 if none */
 };
 
-static void die(const fg_kernel *k, const char *what)
+_Noreturn static void die(const fg_kernel *k, const char *what)
 {
 	fprintf(stderr, "fg_kernel: %s: %s\n", what, k ? fg_error(k->f) : "");
 	abort();
@@ -103,6 +104,53 @@ void fg_kernel_list_init(fg_kernel *k, uint64_t head)
 	wr_ptr(k, head + k->ps, head);
 }
 
+static uint64_t rd_ptr(fg_kernel *k, uint64_t va)
+{
+	uint8_t b[8] = { 0 };
+	uint64_t v = 0;
+	if (fg_read_virtual(k->f, k->dtb, va, b, k->ps) != 0)
+		die(k, "read pointer");
+	for (unsigned i = 0; i < k->ps; i++)
+		v |= (uint64_t)b[i] << (8 * i);
+	return v;
+}
+
+static uint64_t rd_field(fg_kernel *k, uint64_t va, kh_field_id id)
+{
+	const kh_field *fd = kh_layout_field(k->l, id);
+	uint8_t b[8] = { 0 };
+	uint64_t v = 0;
+	if (!kh_field_present(fd) || fd->size > 8 || fg_read_virtual(k->f, k->dtb, va + fd->offset, b, fd->size) != 0)
+		return 0;
+	for (uint32_t i = 0; i < fd->size; i++)
+		v |= (uint64_t)b[i] << (8 * i);
+	if (fd->kind == KH_FK_BITFIELD)
+		v = (v >> fd->bit_pos) & (fd->bit_len >= 64 ? ~0ull : ((1ull << fd->bit_len) - 1));
+	return v;
+}
+
+int64_t fg_kernel_enum(const fg_kernel *k, kh_enum_id e, const char *name)
+{
+	int64_t v;
+	if (!kh_layout_enum_value(k->l, e, name, &v)) {
+		fprintf(stderr, "fg_kernel: enum constant %s unknown\n", name);
+		abort();
+	}
+	return v;
+}
+
+/* DISPATCHER_HEADER of an object at va whose header is at field hdr:
+ * Type and an empty WaitListHead. */
+static void dispatcher_init(fg_kernel *k, uint64_t va, kh_field_id hdr, int64_t type, int32_t signal)
+{
+	uint64_t h = fg_kernel_addr(k, va, hdr);
+	set(k, h, KH_F_DISPATCHER_HEADER_Type, (uint64_t)type);
+	fg_kernel_set(k, h, KH_F_DISPATCHER_HEADER_SignalState, (uint32_t)signal);
+	uint64_t wl = fg_kernel_addr(k, h, KH_F_DISPATCHER_HEADER_WaitListHead);
+	if (wl)
+		fg_kernel_list_init(k, wl);
+}
+
 void fg_kernel_list_append(fg_kernel *k, uint64_t head, uint64_t entry)
 {
 	uint64_t last = 0;
@@ -156,6 +204,7 @@ uint64_t fg_kernel_add_process(fg_kernel *k, const char *image_name, uint32_t pi
 	set(k, p, KH_F_EPROCESS_UniqueProcessId, pid);
 	fg_kernel_set(k, p, KH_F_EPROCESS_InheritedFromUniqueProcessId, ppid);
 	set(k, p, KH_F_KPROCESS_DirectoryTableBase, k->dtb);
+	dispatcher_init(k, p, KH_F_KPROCESS_Header, fg_kernel_enum(k, KH_E_KOBJECTS, "ProcessObject"), 0);
 	uint64_t name = fg_kernel_addr(k, p, KH_F_EPROCESS_ImageFileName);
 	char buf[15] = { 0 };
 	strncpy(buf, image_name, sizeof(buf) - 1);
@@ -176,6 +225,12 @@ uint64_t fg_kernel_add_thread(fg_kernel *k, uint64_t process, uint32_t tid)
 			pid |= (uint64_t)b[i] << (8 * i);
 	set(k, t, KH_F_KTHREAD_Process, process);
 	fg_kernel_set(k, t, KH_F_KTHREAD_ApcStateProcess, process);
+	dispatcher_init(k, t, KH_F_KTHREAD_Header, fg_kernel_enum(k, KH_E_KOBJECTS, "ThreadObject"), 0);
+	uint64_t irps = fg_kernel_addr(k, t, KH_F_ETHREAD_IrpList);
+	if (irps)
+		fg_kernel_list_init(k, irps);
+	uint64_t active = rd_field(k, process, KH_F_EPROCESS_ActiveThreads);
+	fg_kernel_set(k, process, KH_F_EPROCESS_ActiveThreads, active + 1);
 	uint64_t cid = fg_kernel_addr(k, t, KH_F_ETHREAD_Cid);
 	set(k, cid, KH_F_CLIENT_ID_UniqueProcess, pid);
 	set(k, cid, KH_F_CLIENT_ID_UniqueThread, tid);
@@ -236,6 +291,7 @@ static void write_kdbg(fg_kernel *k, const fg_kernel_opts *o)
 	put64(b + 0x48, kptr(k, k->globals[KH_G_PsLoadedModuleList]));
 	put64(b + 0x50, kptr(k, k->globals[KH_G_PsActiveProcessHead]));
 	put64(b + 0x60, kptr(k, k->globals[KH_G_ExpSystemResourcesList]));
+	put64(b + 0x78, kptr(k, k->globals[KH_G_KeTimeIncrement]));
 	put64(b + 0x1A8, kptr(k, k->globals[KH_G_MmAvailablePages]));
 	put64(b + 0x218, kptr(k, k->globals[KH_G_KiProcessorBlock]));
 	if (o->encode_kdbg) {
@@ -343,8 +399,20 @@ fg_kernel *fg_kernel_new(fg_forge *f, const kh_layout *l, const fg_kernel_opts *
 	/* processes: Idle (not on the list), System */
 	k->idle_process = fg_kernel_alloc(k, struct_size(k, KH_S_EPROCESS, 0x800));
 	set(k, k->idle_process, KH_F_KPROCESS_DirectoryTableBase, k->dtb);
+	dispatcher_init(k, k->idle_process, KH_F_KPROCESS_Header, fg_kernel_enum(k, KH_E_KOBJECTS, "ProcessObject"), 0);
+	fg_kernel_list_init(k, fg_kernel_addr(k, k->idle_process, KH_F_KPROCESS_ThreadListHead));
+	fg_kernel_list_init(k, fg_kernel_addr(k, k->idle_process, KH_F_EPROCESS_ThreadListHead));
+	wr(k, fg_kernel_addr(k, k->idle_process, KH_F_EPROCESS_ImageFileName), "Idle", 5);
 	k->system = fg_kernel_add_process(k, "System", 4, 0);
 	fg_kernel_add_thread(k, k->system, 8);
+
+	/* the shared ready queue (Windows 8.1 and later) */
+	if (kh_layout_has(l, KH_F_KPRCB_SharedReadyQueue) && kh_layout_has(l, KH_F_KSHARED_READY_QUEUE_ReadyListHead)) {
+		k->srq = fg_kernel_alloc(k, struct_size(k, KH_S_KSHARED_READY_QUEUE, 0x300));
+		uint64_t heads = fg_kernel_addr(k, k->srq, KH_F_KSHARED_READY_QUEUE_ReadyListHead);
+		for (unsigned p = 0; p < 32; p++)
+			fg_kernel_list_init(k, heads + 2ull * k->ps * p);
+	}
 
 	/* processors */
 	uint32_t pcr_size = struct_size(k, KH_S_KPCR, 0x8000);
@@ -361,6 +429,19 @@ fg_kernel *fg_kernel_new(fg_forge *f, const kh_layout *l, const fg_kernel_opts *
 		set(k, prcb, KH_F_KPRCB_IdleThread, idle);
 		set(k, idle, KH_F_KTHREAD_Process, k->idle_process);
 		fg_kernel_set(k, idle, KH_F_KTHREAD_ApcStateProcess, k->idle_process);
+		dispatcher_init(k, idle, KH_F_KTHREAD_Header, fg_kernel_enum(k, KH_E_KOBJECTS, "ThreadObject"), 0);
+		fg_kernel_set(k, idle, KH_F_KTHREAD_State, (uint64_t)fg_kernel_enum(k, KH_E_KTHREAD_STATE, "Running"));
+		if (kh_layout_has(l, KH_F_KTHREAD_NextProcessorNumber))
+			fg_kernel_set(k, idle, KH_F_KTHREAD_NextProcessorNumber, i);
+		else
+			fg_kernel_set(k, idle, KH_F_KTHREAD_NextProcessor, i);
+		fg_kernel_list_append(k, fg_kernel_addr(k, k->idle_process, KH_F_KPROCESS_ThreadListHead),
+		                      fg_kernel_addr(k, idle, KH_F_KTHREAD_ThreadListEntry));
+		uint64_t heads = fg_kernel_addr(k, prcb, KH_F_KPRCB_DispatcherReadyListHead);
+		for (unsigned p = 0; heads && p < 32; p++)
+			fg_kernel_list_init(k, heads + 2ull * k->ps * p);
+		if (k->srq)
+			set(k, prcb, KH_F_KPRCB_SharedReadyQueue, k->srq);
 		wr_ptr(k, k->globals[KH_G_KiProcessorBlock] + (uint64_t)i * k->ps, prcb);
 	}
 
@@ -405,4 +486,147 @@ uint64_t fg_kernel_prcb(const fg_kernel *k, uint32_t cpu)
 uint64_t fg_kernel_idle_thread(const fg_kernel *k, uint32_t cpu)
 {
 	return cpu < k->ncpus ? k->idle[cpu] : 0;
+}
+
+/* ---- objects: threads, waits, ready queues ------------------------------------ */
+
+const kh_layout *fg_kernel_layout(const fg_kernel *k)
+{
+	return k->l;
+}
+
+uint32_t fg_kernel_ncpus(const fg_kernel *k)
+{
+	return k->ncpus;
+}
+
+uint64_t fg_kernel_pcr(const fg_kernel *k, uint32_t cpu)
+{
+	return cpu < k->ncpus ? k->prcb[cpu] - kh_layout_offset(k->l, KH_F_KPCR_Prcb) : 0;
+}
+
+uint64_t fg_kernel_idle_process(const fg_kernel *k)
+{
+	return k->idle_process;
+}
+
+uint64_t fg_kernel_shared_ready_queue(const fg_kernel *k)
+{
+	return k->srq;
+}
+
+void fg_kernel_write(fg_kernel *k, uint64_t va, const void *data, size_t len)
+{
+	wr(k, va, data, len);
+}
+
+void fg_kernel_thread_state(fg_kernel *k, uint64_t thread, unsigned state, unsigned wait_reason, unsigned wait_mode,
+                            uint32_t wait_time)
+{
+	set(k, thread, KH_F_KTHREAD_State, state);
+	set(k, thread, KH_F_KTHREAD_WaitReason, wait_reason);
+	set(k, thread, KH_F_KTHREAD_WaitMode, wait_mode);
+	set(k, thread, KH_F_KTHREAD_WaitTime, wait_time);
+}
+
+uint64_t fg_kernel_add_object(fg_kernel *k, const char *kobject, int32_t signal_state)
+{
+	uint64_t o = fg_kernel_alloc(k, 0x80); /* KMUTANT/KQUEUE/KTIMER are the largest: 0x40 */
+	dispatcher_init(k, o, KH_F_KEVENT_Header, fg_kernel_enum(k, KH_E_KOBJECTS, kobject), signal_state);
+	return o;
+}
+
+uint64_t fg_kernel_thread_wait(fg_kernel *k, uint64_t thread, const uint64_t *objects, unsigned n, unsigned wait_type)
+{
+	uint32_t bsize = struct_size(k, KH_S_KWAIT_BLOCK, 0);
+	if (!n || n > 64 || !bsize)
+		die(k, "fg_kernel_thread_wait: 1..64 objects");
+	bool chain = kh_layout_has(k->l, KH_F_KWAIT_BLOCK_NextWaitBlock); /* Windows 7 */
+	uint64_t blocks = n <= 3 ? fg_kernel_addr(k, thread, KH_F_KTHREAD_WaitBlock) : fg_kernel_alloc(k, (uint64_t)n * bsize);
+	int64_t active = fg_kernel_enum(k, KH_E_KWAIT_BLOCK_STATE, "WaitBlockActive");
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t b = blocks + (uint64_t)i * bsize;
+		set(k, b, KH_F_KWAIT_BLOCK_Thread, thread);
+		set(k, b, KH_F_KWAIT_BLOCK_Object, objects[i]);
+		set(k, b, KH_F_KWAIT_BLOCK_WaitKey, i);
+		set(k, b, KH_F_KWAIT_BLOCK_WaitType, wait_type);
+		set(k, b, KH_F_KWAIT_BLOCK_BlockState, (uint64_t)active);
+		if (chain)
+			set(k, b, KH_F_KWAIT_BLOCK_NextWaitBlock, i + 1 < n ? b + bsize : blocks);
+		/* link into the object's wait list when it has one */
+		uint64_t wl = fg_kernel_addr(k, objects[i], KH_F_DISPATCHER_HEADER_WaitListHead);
+		if (wl && rd_ptr(k, wl))
+			fg_kernel_list_append(k, wl, fg_kernel_addr(k, b, KH_F_KWAIT_BLOCK_WaitListEntry));
+	}
+	set(k, thread, KH_F_KTHREAD_WaitBlockList, blocks);
+	if (!chain)
+		set(k, thread, KH_F_KTHREAD_WaitBlockCount, n);
+	set(k, thread, KH_F_KTHREAD_State, (uint64_t)fg_kernel_enum(k, KH_E_KTHREAD_STATE, "Waiting"));
+	return blocks;
+}
+
+void fg_kernel_ready_thread(fg_kernel *k, int cpu, uint64_t thread, unsigned priority)
+{
+	uint64_t heads, summary_owner;
+	kh_field_id summary;
+	if (priority > 31)
+		die(k, "fg_kernel_ready_thread: priority 0..31");
+	if (cpu >= 0) {
+		if ((uint32_t)cpu >= k->ncpus)
+			die(k, "fg_kernel_ready_thread: no such processor");
+		heads = fg_kernel_addr(k, k->prcb[cpu], KH_F_KPRCB_DispatcherReadyListHead);
+		summary_owner = k->prcb[cpu];
+		summary = KH_F_KPRCB_ReadySummary;
+	} else {
+		if (!k->srq)
+			die(k, "fg_kernel_ready_thread: the layout has no shared ready queue");
+		heads = fg_kernel_addr(k, k->srq, KH_F_KSHARED_READY_QUEUE_ReadyListHead);
+		summary_owner = k->srq;
+		summary = KH_F_KSHARED_READY_QUEUE_ReadySummary;
+	}
+	fg_kernel_list_append(k, heads + 2ull * k->ps * priority, fg_kernel_addr(k, thread, KH_F_KTHREAD_WaitListEntry));
+	uint64_t bits = rd_field(k, summary_owner, summary);
+	fg_kernel_set(k, summary_owner, summary, bits | (1ull << priority));
+	set(k, thread, KH_F_KTHREAD_State, (uint64_t)fg_kernel_enum(k, KH_E_KTHREAD_STATE, "Ready"));
+	set(k, thread, KH_F_KTHREAD_Priority, priority);
+	uint64_t proc = cpu >= 0 ? (uint64_t)cpu : 0;
+	if (kh_layout_has(k->l, KH_F_KTHREAD_NextProcessorNumber))
+		set(k, thread, KH_F_KTHREAD_NextProcessorNumber, proc);
+	else
+		set(k, thread, KH_F_KTHREAD_NextProcessor, proc);
+}
+
+void fg_kernel_set_session(fg_kernel *k, uint64_t process, uint32_t session_id)
+{
+	uint64_t s = fg_kernel_alloc(k, 0x100);
+	set(k, s, KH_F_MM_SESSION_SPACE_SessionId, session_id);
+	set(k, process, KH_F_EPROCESS_Session, s);
+}
+
+void fg_kernel_set_image_path(fg_kernel *k, uint64_t process, const char *path)
+{
+	uint64_t oni = fg_kernel_alloc(k, 0x20);
+	fg_kernel_unicode(k, oni, path);
+	set(k, process, KH_F_EPROCESS_ImageFileNameInfo, oni);
+}
+
+void fg_kernel_set_handle_count(fg_kernel *k, uint64_t process, uint32_t n)
+{
+	uint64_t ht = fg_kernel_alloc(k, struct_size(k, KH_S_HANDLE_TABLE, 0x80) + 0x40);
+	if (kh_layout_has(k->l, KH_F_HANDLE_TABLE_HandleCount)) {
+		set(k, ht, KH_F_HANDLE_TABLE_HandleCount, n);
+	} else {
+		uint64_t fl = fg_kernel_addr(k, ht, KH_F_HANDLE_TABLE_FreeLists);
+		set(k, fl, KH_F_HANDLE_TABLE_FREE_LIST_HandleCount, n);
+	}
+	set(k, process, KH_F_EPROCESS_ObjectTable, ht);
+}
+
+uint64_t fg_kernel_add_irp(fg_kernel *k, uint64_t thread)
+{
+	uint64_t irp = fg_kernel_alloc(k, struct_size(k, KH_S_IRP, 0xd0));
+	set(k, irp, KH_F_IRP_Type, 6); /* IO_TYPE_IRP */
+	set(k, irp, KH_F_IRP_Thread, thread);
+	fg_kernel_list_append(k, fg_kernel_addr(k, thread, KH_F_ETHREAD_IrpList), fg_kernel_addr(k, irp, KH_F_IRP_ThreadListEntry));
+	return irp;
 }

@@ -64,4 +64,55 @@ void fg_kernel_set_current(fg_kernel *k, uint32_t cpu, uint64_t thread);
 /* A loaded module (entry appended to PsLoadedModuleList). */
 uint64_t fg_kernel_add_module(fg_kernel *k, const char *name, uint64_t base, uint32_t size);
 
+/* ---- objects: threads, waits, ready queues (issue 4) -----------------------
+ * fg_kernel_new also writes: DISPATCHER_HEADER.Type of processes (3) and
+ * threads (6) (values by name from the layout's _KOBJECTS), empty
+ * Header.WaitListHead lists, the Idle process ("Idle"), idle threads in state
+ * Running, each KPRCB's 32 DispatcherReadyListHead lists (empty), and, on
+ * layouts with KPRCB.SharedReadyQueue, one KSHARED_READY_QUEUE (empty lists)
+ * used by every processor. fg_kernel_add_thread initialises ETHREAD.IrpList
+ * and counts the thread in EPROCESS.ActiveThreads. */
+
+const kh_layout *fg_kernel_layout(const fg_kernel *k);
+uint32_t fg_kernel_ncpus(const fg_kernel *k);
+uint64_t fg_kernel_pcr(const fg_kernel *k, uint32_t cpu);
+uint64_t fg_kernel_idle_process(const fg_kernel *k);
+/* The shared ready queue, or 0 when the layout has none. */
+uint64_t fg_kernel_shared_ready_queue(const fg_kernel *k);
+/* Write raw bytes at a kernel VA. */
+void fg_kernel_write(fg_kernel *k, uint64_t va, const void *data, size_t len);
+/* Value of a named enum constant on the layout's build (aborts if unknown). */
+int64_t fg_kernel_enum(const fg_kernel *k, kh_enum_id e, const char *name);
+
+/* Scheduling state of a thread: KTHREAD.State, WaitReason, WaitMode and
+ * WaitTime (the tick count when the wait began). */
+void fg_kernel_thread_state(fg_kernel *k, uint64_t thread, unsigned state, unsigned wait_reason, unsigned wait_mode,
+                            uint32_t wait_time);
+/* A dispatcher object of the _KOBJECTS type named kobject ("MutantObject",
+ * "EventSynchronizationObject", ...), sized for the largest kind, with
+ * Header.Type, Header.SignalState and an empty Header.WaitListHead. */
+uint64_t fg_kernel_add_object(fg_kernel *k, const char *kobject, int32_t signal_state);
+/* Make a thread wait on n objects (1..64) with wait_type (0 WaitAll,
+ * 1 WaitAny): wait blocks as the build keeps them (Windows 7: a circular
+ * NextWaitBlock chain; 8 and later: WaitBlockList + WaitBlockCount), in
+ * KTHREAD.WaitBlock for up to 3 objects, else in an allocated array; each
+ * block (Thread, Object, WaitKey, WaitType, BlockState WaitBlockActive)
+ * linked into its object's WaitListHead when that list is initialised.
+ * Sets State Waiting. Returns the address of the first wait block. */
+uint64_t fg_kernel_thread_wait(fg_kernel *k, uint64_t thread, const uint64_t *objects, unsigned n, unsigned wait_type);
+/* Queue a thread as ready at a priority: on processor cpu's
+ * DispatcherReadyListHead (cpu >= 0) or on the shared ready queue (cpu < 0),
+ * through KTHREAD.WaitListEntry; sets the queue's ReadySummary bit, State
+ * Ready, Priority and NextProcessor (cpu, or 0). */
+void fg_kernel_ready_thread(fg_kernel *k, int cpu, uint64_t thread, unsigned priority);
+/* EPROCESS.Session -> an MM_SESSION_SPACE with this SessionId. */
+void fg_kernel_set_session(fg_kernel *k, uint64_t process, uint32_t session_id);
+/* SeAuditProcessCreationInfo.ImageFileName -> OBJECT_NAME_INFORMATION. */
+void fg_kernel_set_image_path(fg_kernel *k, uint64_t process, const char *path);
+/* EPROCESS.ObjectTable -> a HANDLE_TABLE counting n handles (Windows 7:
+ * HandleCount; 8 and later: FreeLists[0].HandleCount). */
+void fg_kernel_set_handle_count(fg_kernel *k, uint64_t process, uint32_t n);
+/* An IRP queued on the thread's ETHREAD.IrpList; returns its address. */
+uint64_t fg_kernel_add_irp(fg_kernel *k, uint64_t thread);
+
 #endif /* FG_KERNEL_H */

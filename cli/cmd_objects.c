@@ -1,0 +1,1184 @@
+/*
+ * khang cpus / ready / pcr / prcb / ps / threads / thread: processors,
+ * processes and threads as WinDbg (!cpuinfo, !running, !ready, !pcr, !prcb,
+ * !process 0 0, !thread) and Mex (!mex.p, !mex.lt) show them.
+ *
+ * The text formats are stable (tests compare them byte for byte); the JSON
+ * documents carry "schema" and "command".
+ */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#  define KHANG_CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#  define KHANG_CLI_PRINTF(a, b)
+#endif
+#define KH_CLI_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define KH_CLI_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* ---- small helpers ---------------------------------------------------------------- */
+
+typedef struct view {
+	khang_source *src;
+	bool json;
+	int pw;           /* hex digits of a pointer: 16 (x64) or 8 (x86) */
+	int argc;
+	char **argv;
+} view;
+
+/* Open the dump and pick up --json given after the command's arguments. */
+static bool view_open(view *v, const cli_opts *o)
+{
+	khang_source_info in = KHANG_SOURCE_INFO_INIT;
+	memset(v, 0, sizeof(*v));
+	v->json = o->json;
+	v->argc = 0;
+	v->argv = calloc((size_t)o->argc + 1, sizeof(char *));
+	if (!v->argv)
+		return false;
+	for (int i = 0; i < o->argc; i++) {
+		if (strcmp(o->argv[i], "--json") == 0)
+			v->json = true;
+		else
+			v->argv[v->argc++] = o->argv[i];
+	}
+	v->src = cli_open(o);
+	if (!v->src) {
+		free(v->argv);
+		return false;
+	}
+	khang_source_get_info(&in, v->src);
+	v->pw = in.arch == KHANG_ARCH_X86 ? 8 : 16;
+	return true;
+}
+
+static void view_close(view *v)
+{
+	cli_print_warnings(v->src);
+	cli_close(v->src);
+	free(v->argv);
+}
+
+/* The library said no: print why, exit status 2. */
+static int fail(view *v, const char *what)
+{
+	fprintf(stderr, "khang: %s: %s\n", what, khang_error_last());
+	view_close(v);
+	return 2;
+}
+
+static void json_warnings(json_out *j, khang_source *src)
+{
+	json_key(j, "warnings");
+	json_arr_open(j);
+	for (uint32_t i = 0; i < khang_source_warning_count(src); i++)
+		if (khang_source_warning(src, i))
+			json_str(j, khang_source_warning(src, i));
+	json_arr_close(j);
+}
+
+static void json_kv_i64_or_null(json_out *j, const char *k, int64_t v)
+{
+	json_key(j, k);
+	if (v < 0)
+		json_null(j);
+	else
+		json_i64(j, v);
+}
+
+static void json_kv_bool_or_null(json_out *j, const char *k, int v)
+{
+	json_key(j, k);
+	if (v < 0)
+		json_null(j);
+	else
+		json_bool(j, v != 0);
+}
+
+static char *hex(char *buf, size_t len, const view *v, uint64_t x)
+{
+	snprintf(buf, len, "%0*" PRIx64, v->pw, x);
+	return buf;
+}
+
+static const char *dur(char *buf, size_t len, int64_t ms)
+{
+	khang_format_duration(buf, len, ms);
+	return buf;
+}
+
+/* "hh:mm:ss.mmm" as !thread prints user and kernel times */
+static const char *hms(char *buf, size_t len, int64_t ms)
+{
+	if (ms < 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%02" PRId64 ":%02d:%02d.%03d", ms / 3600000, (int)(ms / 60000 % 60), (int)(ms / 1000 % 60),
+		         (int)(ms % 1000));
+	return buf;
+}
+
+/* "d:hh:mm:ss.mmm" as !thread prints ticks */
+static const char *dhms(char *buf, size_t len, int64_t ms)
+{
+	if (ms < 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%" PRId64 ":%02d:%02d:%02d.%03d", ms / 86400000, (int)(ms / 3600000 % 24),
+		         (int)(ms / 60000 % 60), (int)(ms / 1000 % 60), (int)(ms % 1000));
+	return buf;
+}
+
+static const char *num(char *buf, size_t len, int64_t x)
+{
+	if (x < 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%" PRId64, x);
+	return buf;
+}
+
+static const char *xnum(char *buf, size_t len, int64_t x)
+{
+	if (x < 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%" PRIx64, (uint64_t)x);
+	return buf;
+}
+
+/* Parse an address as WinDbg writes them: hex, optional 0x, optional ` */
+static bool parse_address(const char *s, uint64_t *out)
+{
+	char clean[40];
+	size_t n = 0;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		s += 2;
+	for (; *s; s++) {
+		if (*s == '`')
+			continue;
+		if (!isxdigit((unsigned char)*s) || n + 1 >= sizeof(clean))
+			return false;
+		clean[n++] = *s;
+	}
+	clean[n] = '\0';
+	if (!n || n > 16)
+		return false;
+	*out = strtoull(clean, NULL, 16);
+	return true;
+}
+
+/* A PID: decimal, 0x... hex, or 0n... decimal (WinDbg). */
+static bool parse_pid(const char *s, uint64_t *out)
+{
+	char *end;
+	int base = 10;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+	} else if (s[0] == '0' && s[1] == 'n') {
+		s += 2;
+	}
+	if (!*s)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (base == 10 ? !isdigit((unsigned char)*p) : !isxdigit((unsigned char)*p))
+			return false;
+	*out = strtoull(s, &end, base);
+	return *end == '\0';
+}
+
+/* ---- a text table with aligned columns (like Mex) ------------------------------ */
+
+typedef struct table {
+	size_t ncols;
+	const char *const *heads;
+	const char *align;  /* 'l' or 'r' per column */
+	char **cells;
+	size_t n, cap;      /* cells */
+} table;
+
+static void table_cell(table *t, const char *fmt, ...) KHANG_CLI_PRINTF(2, 3);
+static void table_cell(table *t, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (t->n == t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 64;
+		char **nc = realloc(t->cells, ncap * sizeof(*nc));
+		if (!nc) {
+			fprintf(stderr, "khang: out of memory\n");
+			exit(2);
+		}
+		t->cells = nc;
+		t->cap = ncap;
+	}
+	t->cells[t->n] = strdup(buf);
+	if (!t->cells[t->n]) {
+		fprintf(stderr, "khang: out of memory\n");
+		exit(2);
+	}
+	t->n++;
+}
+
+static void table_print(table *t, FILE *f)
+{
+	size_t w[16] = { 0 };
+	for (size_t c = 0; c < t->ncols; c++)
+		w[c] = strlen(t->heads[c]);
+	for (size_t i = 0; i < t->n; i++)
+		if (strlen(t->cells[i]) > w[i % t->ncols])
+			w[i % t->ncols] = strlen(t->cells[i]);
+	for (size_t r = 0; r <= t->n / t->ncols + 1; r++) {
+		bool head = r == 0, line = r == 1;
+		if (r >= 2 && (r - 2) * t->ncols >= t->n)
+			break;
+		char buf[4096];
+		size_t used = 0;
+		for (size_t c = 0; c < t->ncols; c++) {
+			const char *s = head ? t->heads[c] : line ? "" : t->cells[(r - 2) * t->ncols + c];
+			int n;
+			if (line) {
+				char eq[256];
+				size_t k = KH_CLI_MIN(w[c], sizeof(eq) - 1);
+				memset(eq, '=', k);
+				eq[k] = '\0';
+				n = snprintf(buf + used, sizeof(buf) - used, "%s%s", c ? " " : "", eq);
+			} else if (t->align[c] == 'r') {
+				n = snprintf(buf + used, sizeof(buf) - used, "%s%*s", c ? " " : "", (int)w[c], s);
+			} else {
+				n = snprintf(buf + used, sizeof(buf) - used, "%s%-*s", c ? " " : "", (int)w[c], s);
+			}
+			if (n < 0 || (size_t)n >= sizeof(buf) - used)
+				break;
+			used += (size_t)n;
+		}
+		while (used && buf[used - 1] == ' ')
+			used--;
+		buf[used] = '\0';
+		fprintf(f, "%s\n", buf);
+	}
+	for (size_t i = 0; i < t->n; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	t->cells = NULL;
+	t->n = t->cap = 0;
+}
+
+/* ---- processors ------------------------------------------------------------------- */
+
+static const char *fms(char *buf, size_t len, const khang_processor *p)
+{
+	if (khang_processor_family(p) < 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%" PRId64 ",%" PRId64 ",%" PRId64, khang_processor_family(p), khang_processor_model(p),
+		         khang_processor_stepping(p));
+	return buf;
+}
+
+static const char *cpu_state(const khang_processor *p)
+{
+	int idle = khang_processor_is_idle(p);
+	return idle < 0 ? "unknown" : idle ? "idle" : "busy";
+}
+
+static void json_thread_ref(json_out *j, const char *key, uint64_t va)
+{
+	json_key(j, key);
+	if (va)
+		json_hex(j, va);
+	else
+		json_null(j);
+}
+
+/* One row of the !running-like table for thread va on processor p. */
+static void running_row(table *t, const view *v, const khang_processor *p, const khang_thread *th)
+{
+	char b1[32], b2[32], b3[32], b4[32];
+	const khang_process *pr = NULL;
+	khang_thread_process(&pr, th);
+	table_cell(t, "%s", pr ? khang_process_name(pr) : "?");
+	table_cell(t, "%s", xnum(b1, sizeof(b1), khang_thread_pid(th)));
+	table_cell(t, "%s", hex(b2, sizeof(b2), v, khang_thread_address(th)));
+	table_cell(t, "%s", xnum(b3, sizeof(b3), khang_thread_tid(th)));
+	table_cell(t, "%s", num(b1, sizeof(b1), khang_thread_priority(th)));
+	table_cell(t, "%s", num(b1, sizeof(b1), khang_thread_base_priority(th)));
+	table_cell(t, "%u", khang_processor_index(p));
+	table_cell(t, "%s", num(b4, sizeof(b4), khang_thread_context_switches(th)));
+	table_cell(t, "%s", dur(b1, sizeof(b1), khang_thread_user_ms(th)));
+	table_cell(t, "%s", dur(b2, sizeof(b2), khang_thread_kernel_ms(th)));
+	table_cell(t, "%s", khang_thread_state_name(th));
+	table_cell(t, "%s", dur(b3, sizeof(b3), khang_thread_wait_ms(th)));
+	table_cell(t, "%s", khang_thread_wait_reason_name(th));
+}
+
+int cmd_cpus(const cli_opts *o)
+{
+	view v;
+	khang_processor_iter *it;
+	const khang_processor *p;
+	char b[8][32];
+	if (!view_open(&v, o))
+		return 2;
+	if (khang_processor_iter_new(&it, v.src) < 0)
+		return fail(&v, "processors");
+	json_out j;
+	static const char *const cpu_heads[] = { "CPU", "KPCR", "KPRCB", "IRQL", "MHz", "F/M/S", "Vendor",
+		                                 "Current", "Next", "Idle", "State" };
+	static const char *const run_heads[] = { "Process", "PID", "Thread", "Id", "Pri", "Base", "CPU",
+		                                 "CSwitches", "User", "Kernel", "State", "Time", "Reason" };
+	table cpus = { 11, cpu_heads, "rllrrllllll", NULL, 0, 0 };
+	table run = { 13, run_heads, "lrlrrrrrrrlrl", NULL, 0, 0 };
+	unsigned n = 0, idle = 0;
+	if (v.json) {
+		json_begin(&j, stdout);
+		json_kv_str(&j, "command", "cpus");
+		json_key(&j, "processors");
+		json_arr_open(&j);
+	}
+	while (khang_processor_next(&p, it) == 0) {
+		const khang_thread *cur = NULL;
+		int trc = khang_processor_thread(&cur, p, KHANG_PROCESSOR_CURRENT);
+		n++;
+		idle += khang_processor_is_idle(p) == 1;
+		if (v.json) {
+			json_obj_open(&j);
+			json_kv_u64(&j, "index", khang_processor_index(p));
+			json_kv_hex(&j, "kpcr", khang_processor_kpcr(p));
+			json_kv_hex(&j, "kprcb", khang_processor_kprcb(p));
+			json_kv_i64_or_null(&j, "irql", khang_processor_irql(p));
+			json_kv_i64_or_null(&j, "mhz", khang_processor_mhz(p));
+			json_kv_str(&j, "vendor", khang_processor_vendor(p));
+			json_kv_i64_or_null(&j, "family", khang_processor_family(p));
+			json_kv_i64_or_null(&j, "model", khang_processor_model(p));
+			json_kv_i64_or_null(&j, "stepping", khang_processor_stepping(p));
+			json_thread_ref(&j, "current_thread", khang_processor_current_thread_address(p));
+			json_thread_ref(&j, "next_thread", khang_processor_next_thread_address(p));
+			json_thread_ref(&j, "idle_thread", khang_processor_idle_thread_address(p));
+			json_kv_bool_or_null(&j, "idle", khang_processor_is_idle(p));
+			json_key(&j, "running");
+			if (trc == 0) {
+				const khang_process *pr = NULL;
+				khang_thread_process(&pr, cur);
+				json_obj_open(&j);
+				json_kv_str(&j, "process", pr ? khang_process_name(pr) : "");
+				json_kv_i64_or_null(&j, "pid", khang_thread_pid(cur));
+				json_kv_i64_or_null(&j, "tid", khang_thread_tid(cur));
+				json_kv_i64_or_null(&j, "priority", khang_thread_priority(cur));
+				json_kv_i64_or_null(&j, "context_switches", khang_thread_context_switches(cur));
+				json_kv_i64_or_null(&j, "user_ms", khang_thread_user_ms(cur));
+				json_kv_i64_or_null(&j, "kernel_ms", khang_thread_kernel_ms(cur));
+				json_kv_str(&j, "state", khang_thread_state_name(cur));
+				json_kv_i64_or_null(&j, "wait_ms", khang_thread_wait_ms(cur));
+				json_kv_str(&j, "wait_reason", khang_thread_wait_reason_name(cur));
+				json_obj_close(&j);
+			} else {
+				json_null(&j);
+			}
+			json_obj_close(&j);
+			continue;
+		}
+		table_cell(&cpus, "%u", khang_processor_index(p));
+		table_cell(&cpus, "%s", hex(b[0], 32, &v, khang_processor_kpcr(p)));
+		table_cell(&cpus, "%s", hex(b[1], 32, &v, khang_processor_kprcb(p)));
+		table_cell(&cpus, "%s", num(b[2], 32, khang_processor_irql(p)));
+		table_cell(&cpus, "%s", num(b[3], 32, khang_processor_mhz(p)));
+		table_cell(&cpus, "%s", fms(b[4], 32, p));
+		table_cell(&cpus, "%s", khang_processor_vendor(p)[0] ? khang_processor_vendor(p) : "-");
+		table_cell(&cpus, "%s", hex(b[5], 32, &v, khang_processor_current_thread_address(p)));
+		table_cell(&cpus, "%s", hex(b[6], 32, &v, khang_processor_next_thread_address(p)));
+		table_cell(&cpus, "%s", hex(b[7], 32, &v, khang_processor_idle_thread_address(p)));
+		table_cell(&cpus, "%s", cpu_state(p));
+		if (trc == 0) {
+			running_row(&run, &v, p, cur);
+		} else {
+			table_cell(&run, "?");
+			for (int c = 1; c < 13; c++)
+				table_cell(&run, "%s", c == 2 ? hex(b[0], 32, &v, khang_processor_current_thread_address(p)) : "-");
+		}
+	}
+	uint32_t skipped = khang_processor_iter_skipped(it);
+	khang_processor_iter_free(it);
+	if (v.json) {
+		json_arr_close(&j);
+		json_kv_u64(&j, "count", n);
+		json_kv_u64(&j, "idle", idle);
+		json_kv_u64(&j, "skipped", skipped);
+		json_warnings(&j, v.src);
+		json_end(&j);
+	} else {
+		table_print(&cpus, stdout);
+		printf("\n");
+		table_print(&run, stdout);
+		printf("\nProcessors: %u, idle: %u", n, idle);
+		if (skipped)
+			printf(", not readable: %u", skipped);
+		printf("\n");
+	}
+	view_close(&v);
+	return n || !skipped ? 0 : 2;
+}
+
+/* ---- ready queues ---------------------------------------------------------------------- */
+
+typedef struct ready_row {
+	khang_ready_entry e;
+} ready_row;
+
+static void print_ready_thread(const view *v, const khang_ready_entry *e);
+
+static void print_ready_thread(const view *v, const khang_ready_entry *e)
+{
+	char b1[32], b2[32], b3[32], b4[32], b5[32];
+	const khang_thread *t = e->thread;
+	const khang_process *pr = NULL;
+	khang_thread_process(&pr, t);
+	printf("    THREAD %s  Cid %04" PRIx64 ".%04" PRIx64 "  Teb: %s Win32Thread: %s READY on processor %s for %s  %s\n",
+	       hex(b1, sizeof(b1), v, e->thread_address), (uint64_t)KH_CLI_MAX(khang_thread_pid(t), 0),
+	       (uint64_t)KH_CLI_MAX(khang_thread_tid(t), 0), hex(b2, sizeof(b2), v, khang_thread_teb(t)),
+	       hex(b3, sizeof(b3), v, khang_thread_win32_thread(t)), num(b4, sizeof(b4), khang_thread_processor(t)),
+	       dur(b5, sizeof(b5), e->ready_ms), pr ? khang_process_name(pr) : "?");
+}
+
+/* Print the entries of one queue (processor p, or shared queue q) grouped by priority. */
+static void print_queue(const view *v, const char *label, const ready_row *rows, size_t n, int32_t cpu, uint64_t q)
+{
+	bool any = false;
+	int64_t last = -1;
+	for (size_t i = 0; i < n; i++) {
+		const khang_ready_entry *e = &rows[i].e;
+		if (e->processor != cpu || (cpu < 0 && e->queue != q))
+			continue;
+		if ((int64_t)e->priority != last) {
+			printf("%s: Ready Threads at priority %u\n", label, e->priority);
+			last = e->priority;
+		}
+		print_ready_thread(v, e);
+		any = true;
+	}
+	if (!any)
+		printf("%s: No threads in READY state\n", label);
+}
+
+int cmd_ready(const cli_opts *o)
+{
+	view v;
+	khang_ready_iter *it;
+	khang_processor_iter *pit;
+	const khang_processor *p;
+	if (!view_open(&v, o))
+		return 2;
+	if (khang_ready_iter_new(&it, v.src, NULL) < 0)
+		return fail(&v, "ready queues");
+	ready_row *rows = NULL;
+	size_t n = 0, cap = 0;
+	khang_ready_entry e = KHANG_READY_ENTRY_INIT;
+	while (khang_ready_next(&e, it) == 0) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			ready_row *nr = realloc(rows, cap * sizeof(*nr));
+			if (!nr) {
+				free(rows);
+				khang_ready_iter_free(it);
+				fprintf(stderr, "khang: out of memory\n");
+				view_close(&v);
+				return 2;
+			}
+			rows = nr;
+		}
+		rows[n++].e = e;
+	}
+	uint32_t skipped = khang_ready_iter_skipped(it);
+	khang_ready_iter_free(it);
+	if (khang_processor_iter_new(&pit, v.src) < 0) {
+		free(rows);
+		return fail(&v, "processors");
+	}
+	json_out j;
+	if (v.json) {
+		json_begin(&j, stdout);
+		json_kv_str(&j, "command", "ready");
+		json_key(&j, "ready");
+		json_arr_open(&j);
+		for (size_t i = 0; i < n; i++) {
+			const khang_ready_entry *r = &rows[i].e;
+			const khang_process *pr = NULL;
+			khang_thread_process(&pr, r->thread);
+			json_obj_open(&j);
+			json_kv_hex(&j, "thread", r->thread_address);
+			json_kv_i64_or_null(&j, "pid", khang_thread_pid(r->thread));
+			json_kv_i64_or_null(&j, "tid", khang_thread_tid(r->thread));
+			json_kv_str(&j, "process", pr ? khang_process_name(pr) : "");
+			json_kv_u64(&j, "priority", r->priority);
+			json_key(&j, "processor");
+			if (r->processor < 0)
+				json_null(&j);
+			else
+				json_i64(&j, r->processor);
+			json_kv_bool(&j, "shared_queue", r->processor < 0);
+			json_kv_hex(&j, "queue", r->queue);
+			json_kv_i64_or_null(&j, "ready_ms", r->ready_ms);
+			json_obj_close(&j);
+		}
+		json_arr_close(&j);
+		json_kv_u64(&j, "count", n);
+		json_kv_u64(&j, "skipped", skipped);
+		json_warnings(&j, v.src);
+		json_end(&j);
+	} else {
+		uint64_t shown[64];
+		size_t nshown = 0;
+		while (khang_processor_next(&p, pit) == 0) {
+			uint64_t q = khang_processor_shared_ready_queue(p);
+			bool seen = false;
+			for (size_t i = 0; i < nshown; i++)
+				seen |= shown[i] == q;
+			if (q && !seen) {
+				char label[64], b[32];
+				snprintf(label, sizeof(label), "SharedReadyQueue %s", hex(b, sizeof(b), &v, q));
+				print_queue(&v, label, rows, n, -1, q);
+				if (nshown < 64)
+					shown[nshown++] = q;
+			}
+			char label[32];
+			snprintf(label, sizeof(label), "Processor %u", khang_processor_index(p));
+			print_queue(&v, label, rows, n, (int32_t)khang_processor_index(p), 0);
+		}
+		printf("\nReady threads: %zu", n);
+		if (skipped)
+			printf(", damaged entries skipped: %u", skipped);
+		printf("\n");
+	}
+	khang_processor_iter_free(pit);
+	free(rows);
+	view_close(&v);
+	return 0;
+}
+
+/* ---- pcr / prcb --------------------------------------------------------------------------- */
+
+static int processor_arg(view *v, const char *cmd, const khang_processor **out)
+{
+	uint64_t n;
+	if (v->argc < 1 || !parse_pid(v->argv[0], &n) || n > UINT32_MAX) {
+		fprintf(stderr, "usage: khang %s DUMP N   (N: processor number)\n", cmd);
+		return 2;
+	}
+	if (khang_processor_get(out, v->src, (uint32_t)n) < 0) {
+		fprintf(stderr, "khang: %s\n", khang_error_last());
+		return 2;
+	}
+	return 0;
+}
+
+static void json_registers(json_out *j, const khang_processor *p)
+{
+	json_key(j, "registers");
+	json_obj_open(j);
+	for (int r = 0; r < KHANG_REG_COUNT; r++) {
+		uint64_t val;
+		if (khang_processor_register(&val, p, (khang_register)r) == 0)
+			json_kv_hex(j, khang_register_name((khang_register)r), val);
+	}
+	json_obj_close(j);
+}
+
+int cmd_pcr(const cli_opts *o)
+{
+	view v;
+	const khang_processor *p;
+	char b[4][32];
+	if (!view_open(&v, o))
+		return 2;
+	if (processor_arg(&v, "pcr", &p)) {
+		view_close(&v);
+		return 2;
+	}
+	uint64_t gdt = 0, gdtl = 0, idt = 0, idtl = 0;
+	int hg = khang_processor_register(&gdt, p, KHANG_REG_GDTR_BASE) == 0 &&
+	         khang_processor_register(&gdtl, p, KHANG_REG_GDTR_LIMIT) == 0;
+	int hi = khang_processor_register(&idt, p, KHANG_REG_IDTR_BASE) == 0 &&
+	         khang_processor_register(&idtl, p, KHANG_REG_IDTR_LIMIT) == 0;
+	if (v.json) {
+		json_out j;
+		json_begin(&j, stdout);
+		json_kv_str(&j, "command", "pcr");
+		json_kv_u64(&j, "processor", khang_processor_index(p));
+		json_kv_hex(&j, "kpcr", khang_processor_kpcr(p));
+		json_kv_hex(&j, "prcb", khang_processor_kprcb(p));
+		json_kv_i64_or_null(&j, "irql", khang_processor_irql(p));
+		json_thread_ref(&j, "current_thread", khang_processor_current_thread_address(p));
+		json_thread_ref(&j, "next_thread", khang_processor_next_thread_address(p));
+		json_thread_ref(&j, "idle_thread", khang_processor_idle_thread_address(p));
+		json_kv_i64_or_null(&j, "dpc_queue_depth", khang_processor_dpc_queue_depth(p));
+		json_kv_i64_or_null(&j, "threaded_dpc_queue_depth", khang_processor_threaded_dpc_queue_depth(p));
+		json_warnings(&j, v.src);
+		json_end(&j);
+	} else {
+		printf("KPCR for Processor %u at %s:\n", khang_processor_index(p), hex(b[0], 32, &v, khang_processor_kpcr(p)));
+		printf("                  Prcb: %s\n", hex(b[0], 32, &v, khang_processor_kprcb(p)));
+		printf("                  Irql: %s\n", num(b[0], 32, khang_processor_irql(p)));
+		if (hg)
+			printf("                   GDT: %s (limit %" PRIx64 ")\n", hex(b[0], 32, &v, gdt), gdtl);
+		if (hi)
+			printf("                   IDT: %s (limit %" PRIx64 ")\n", hex(b[0], 32, &v, idt), idtl);
+		printf("\n");
+		printf("         CurrentThread: %s\n", hex(b[0], 32, &v, khang_processor_current_thread_address(p)));
+		printf("            NextThread: %s\n", hex(b[1], 32, &v, khang_processor_next_thread_address(p)));
+		printf("            IdleThread: %s\n", hex(b[2], 32, &v, khang_processor_idle_thread_address(p)));
+		printf("\n");
+		printf("              DpcQueue: %s queued, %s threaded\n", num(b[0], 32, khang_processor_dpc_queue_depth(p)),
+		       num(b[1], 32, khang_processor_threaded_dpc_queue_depth(p)));
+	}
+	view_close(&v);
+	return 0;
+}
+
+int cmd_prcb(const cli_opts *o)
+{
+	view v;
+	const khang_processor *p;
+	char b[6][32];
+	if (!view_open(&v, o))
+		return 2;
+	if (processor_arg(&v, "prcb", &p)) {
+		view_close(&v);
+		return 2;
+	}
+	if (v.json) {
+		json_out j;
+		json_begin(&j, stdout);
+		json_kv_str(&j, "command", "prcb");
+		json_kv_u64(&j, "processor", khang_processor_index(p));
+		json_kv_hex(&j, "prcb", khang_processor_kprcb(p));
+		json_kv_i64_or_null(&j, "irql", khang_processor_irql(p));
+		json_thread_ref(&j, "current_thread", khang_processor_current_thread_address(p));
+		json_thread_ref(&j, "next_thread", khang_processor_next_thread_address(p));
+		json_thread_ref(&j, "idle_thread", khang_processor_idle_thread_address(p));
+		json_kv_i64_or_null(&j, "group", khang_processor_group(p));
+		json_kv_i64_or_null(&j, "group_index", khang_processor_group_index(p));
+		json_kv_i64_or_null(&j, "interrupt_count", khang_processor_interrupt_count(p));
+		json_kv_i64_or_null(&j, "dpc_ticks", khang_processor_ticks(p, KHANG_PROCESSOR_TIME_DPC));
+		json_kv_i64_or_null(&j, "interrupt_ticks", khang_processor_ticks(p, KHANG_PROCESSOR_TIME_INTERRUPT));
+		json_kv_i64_or_null(&j, "kernel_ticks", khang_processor_ticks(p, KHANG_PROCESSOR_TIME_KERNEL));
+		json_kv_i64_or_null(&j, "user_ticks", khang_processor_ticks(p, KHANG_PROCESSOR_TIME_USER));
+		json_kv_i64_or_null(&j, "mhz", khang_processor_mhz(p));
+		json_kv_str(&j, "vendor", khang_processor_vendor(p));
+		json_kv_i64_or_null(&j, "family", khang_processor_family(p));
+		json_kv_i64_or_null(&j, "model", khang_processor_model(p));
+		json_kv_i64_or_null(&j, "stepping", khang_processor_stepping(p));
+		json_kv_i64_or_null(&j, "feature_bits", khang_processor_feature_bits(p));
+		json_kv_i64_or_null(&j, "dpc_queue_depth", khang_processor_dpc_queue_depth(p));
+		json_kv_i64_or_null(&j, "threaded_dpc_queue_depth", khang_processor_threaded_dpc_queue_depth(p));
+		json_kv_i64_or_null(&j, "ready_summary", khang_processor_ready_summary(p));
+		json_key(&j, "shared_ready_queue");
+		if (khang_processor_shared_ready_queue(p))
+			json_hex(&j, khang_processor_shared_ready_queue(p));
+		else
+			json_null(&j);
+		json_registers(&j, p);
+		json_warnings(&j, v.src);
+		json_end(&j);
+		view_close(&v);
+		return 0;
+	}
+	printf("PRCB for Processor %u at %s:\n", khang_processor_index(p), hex(b[0], 32, &v, khang_processor_kprcb(p)));
+	printf("Current IRQL -- %s\n", num(b[0], 32, khang_processor_irql(p)));
+	printf("Threads--  Current %s Next %s Idle %s\n", hex(b[0], 32, &v, khang_processor_current_thread_address(p)),
+	       hex(b[1], 32, &v, khang_processor_next_thread_address(p)),
+	       hex(b[2], 32, &v, khang_processor_idle_thread_address(p)));
+	printf("Processor Index %u Number (%s, %s)\n", khang_processor_index(p), num(b[0], 32, khang_processor_group(p)),
+	       num(b[1], 32, khang_processor_group_index(p)));
+	printf("Interrupt Count -- %08" PRIx64 "\n", (uint64_t)KH_CLI_MAX(khang_processor_interrupt_count(p), 0));
+	printf("Times -- Dpc    %08" PRIx64 " Interrupt %08" PRIx64 "\n",
+	       (uint64_t)KH_CLI_MAX(khang_processor_ticks(p, KHANG_PROCESSOR_TIME_DPC), 0),
+	       (uint64_t)KH_CLI_MAX(khang_processor_ticks(p, KHANG_PROCESSOR_TIME_INTERRUPT), 0));
+	printf("         Kernel %08" PRIx64 " User      %08" PRIx64 "\n",
+	       (uint64_t)KH_CLI_MAX(khang_processor_ticks(p, KHANG_PROCESSOR_TIME_KERNEL), 0),
+	       (uint64_t)KH_CLI_MAX(khang_processor_ticks(p, KHANG_PROCESSOR_TIME_USER), 0));
+	printf("CPU -- %s %s, %s MHz, FeatureBits %s\n", khang_processor_vendor(p)[0] ? khang_processor_vendor(p) : "-",
+	       fms(b[0], 32, p), num(b[1], 32, khang_processor_mhz(p)), xnum(b[2], 32, khang_processor_feature_bits(p)));
+	printf("DPC queue -- %s queued, %s threaded\n", num(b[0], 32, khang_processor_dpc_queue_depth(p)),
+	       num(b[1], 32, khang_processor_threaded_dpc_queue_depth(p)));
+	printf("Ready -- Summary %s", xnum(b[0], 32, khang_processor_ready_summary(p)));
+	if (khang_processor_shared_ready_queue(p))
+		printf(" SharedReadyQueue %s", hex(b[1], 32, &v, khang_processor_shared_ready_queue(p)));
+	printf("\nSpecial registers --\n");
+	for (int r = 0; r < KHANG_REG_COUNT; r++) {
+		uint64_t val;
+		if (khang_processor_register(&val, p, (khang_register)r) == 0)
+			printf("    %-18s %016" PRIx64 "\n", khang_register_name((khang_register)r), val);
+	}
+	view_close(&v);
+	return 0;
+}
+
+/* ---- processes --------------------------------------------------------------------------- */
+
+static const char *pid_text(char *buf, size_t len, int64_t pid)
+{
+	if (pid < 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%" PRIx64 " (0n%" PRId64 ")", (uint64_t)pid, pid);
+	return buf;
+}
+
+static void json_process(json_out *j, const khang_process *p)
+{
+	char t[40];
+	json_obj_open(j);
+	json_kv_str(j, "name", khang_process_name(p));
+	json_kv_hex(j, "address", khang_process_address(p));
+	json_kv_i64_or_null(j, "pid", khang_process_pid(p));
+	json_kv_i64_or_null(j, "parent_pid", khang_process_parent_pid(p));
+	json_kv_i64_or_null(j, "session", khang_process_session_id(p));
+	json_kv_hex(j, "peb", khang_process_peb(p));
+	json_kv_hex(j, "dtb", khang_process_dtb(p));
+	json_key(j, "create_time");
+	if (khang_process_create_time(p)) {
+		khang_format_filetime(t, sizeof(t), khang_process_create_time(p));
+		json_str(j, t);
+	} else {
+		json_null(j);
+	}
+	json_kv_u64(j, "create_filetime", khang_process_create_time(p));
+	json_kv_i64_or_null(j, "threads", khang_process_thread_count(p));
+	json_kv_i64_or_null(j, "handles", khang_process_handle_count(p));
+	json_kv_bool_or_null(j, "exiting", khang_process_is_exiting(p));
+	json_kv_bool_or_null(j, "gui", khang_process_is_gui(p));
+	json_kv_str(j, "image_path", khang_process_image_path(p));
+	json_obj_close(j);
+}
+
+int cmd_ps(const cli_opts *o)
+{
+	view v;
+	khang_process_iter *it;
+	const khang_process *p;
+	char b[4][64];
+	if (!view_open(&v, o))
+		return 2;
+	if (khang_process_iter_new(&it, v.src) < 0)
+		return fail(&v, "processes");
+	static const char *const heads[] = { "Name", "Address", "Ses", "PID", "Parent", "PEB", "Create Time", "Handle", "Thrd" };
+	table t = { 9, heads, "llrllllrr", NULL, 0, 0 };
+	json_out j;
+	size_t n = 0;
+	if (v.json) {
+		json_begin(&j, stdout);
+		json_kv_str(&j, "command", "ps");
+		json_key(&j, "processes");
+		json_arr_open(&j);
+	}
+	while (khang_process_next(&p, it) == 0) {
+		n++;
+		if (v.json) {
+			json_process(&j, p);
+			continue;
+		}
+		char flags[8] = "";
+		if (khang_process_is_exiting(p) == 1)
+			strcat(flags, "E");
+		if (khang_process_is_gui(p) == 1)
+			strcat(flags, "G");
+		if (flags[0])
+			table_cell(&t, "%s (%s)", khang_process_name(p), flags);
+		else
+			table_cell(&t, "%s", khang_process_name(p));
+		table_cell(&t, "%s", hex(b[0], 64, &v, khang_process_address(p)));
+		table_cell(&t, "%s", num(b[1], 64, khang_process_session_id(p)));
+		table_cell(&t, "%s", pid_text(b[0], 64, khang_process_pid(p)));
+		table_cell(&t, "%s", pid_text(b[1], 64, khang_process_parent_pid(p)));
+		table_cell(&t, "%s", hex(b[2], 64, &v, khang_process_peb(p)));
+		khang_format_filetime(b[2], 64, khang_process_create_time(p));
+		table_cell(&t, "%s", b[2]);
+		table_cell(&t, "%s", num(b[3], 64, khang_process_handle_count(p)));
+		table_cell(&t, "%s", num(b[3], 64, khang_process_thread_count(p)));
+	}
+	uint32_t skipped = khang_process_iter_skipped(it);
+	khang_process_iter_free(it);
+	if (v.json) {
+		json_arr_close(&j);
+		json_kv_u64(&j, "count", n);
+		json_kv_u64(&j, "skipped", skipped);
+		json_warnings(&j, v.src);
+		json_end(&j);
+	} else {
+		table_print(&t, stdout);
+		printf("\nProcess Count: %zu", n);
+		if (skipped)
+			printf(" (%u damaged entries skipped)", skipped);
+		printf("\n");
+	}
+	view_close(&v);
+	return 0;
+}
+
+/* ---- threads ------------------------------------------------------------------------------ */
+
+/* -p PID|NAME: the processes to show (all when none given). */
+static int select_processes(view *v, const khang_process ***out, size_t *count)
+{
+	*out = NULL;
+	*count = 0;
+	if (v->argc == 0)
+		return 0;
+	if (v->argc != 2 || strcmp(v->argv[0], "-p") != 0) {
+		fprintf(stderr, "usage: khang threads DUMP [-p PID|NAME]   (PID: decimal, 0x hex or 0n decimal)\n");
+		return 2;
+	}
+	const char *want = v->argv[1];
+	uint64_t pid;
+	const khang_process *p;
+	if (parse_pid(want, &pid)) {
+		if (khang_process_by_pid(&p, v->src, pid) < 0) {
+			fprintf(stderr, "khang: %s\n", khang_error_last());
+			return 2;
+		}
+		*out = malloc(sizeof(**out));
+		if (!*out)
+			return 2;
+		(*out)[0] = p;
+		*count = 1;
+		return 0;
+	}
+	khang_process_iter *it;
+	if (khang_process_iter_new(&it, v->src) < 0) {
+		fprintf(stderr, "khang: %s\n", khang_error_last());
+		return 2;
+	}
+	size_t cap = 0;
+	while (khang_process_next(&p, it) == 0) {
+		if (strcasecmp(khang_process_name(p), want) != 0)
+			continue;
+		if (*count == cap) {
+			cap = cap ? cap * 2 : 4;
+			const khang_process **np = realloc(*out, cap * sizeof(*np));
+			if (!np) {
+				khang_process_iter_free(it);
+				return 2;
+			}
+			*out = np;
+		}
+		(*out)[(*count)++] = p;
+	}
+	khang_process_iter_free(it);
+	if (!*count) {
+		fprintf(stderr, "khang: no process named '%s'\n", want);
+		return 2;
+	}
+	return 0;
+}
+
+static void json_thread_row(json_out *j, const khang_thread *t, const khang_process *pr)
+{
+	json_obj_open(j);
+	json_kv_str(j, "process", pr ? khang_process_name(pr) : "");
+	json_kv_i64_or_null(j, "pid", khang_thread_pid(t));
+	json_kv_hex(j, "thread", khang_thread_address(t));
+	json_kv_i64_or_null(j, "tid", khang_thread_tid(t));
+	json_kv_str(j, "state", khang_thread_state_name(t));
+	json_kv_i64_or_null(j, "wait_ms", khang_thread_wait_ms(t));
+	json_kv_str(j, "wait_reason", khang_thread_wait_reason_name(t));
+	json_kv_bool_or_null(j, "gui", khang_thread_is_gui(t));
+	json_obj_close(j);
+}
+
+static void thread_row(table *t, const view *v, const khang_thread *th, const khang_process *pr)
+{
+	char b[3][32];
+	table_cell(t, "%s", pr ? khang_process_name(pr) : "?");
+	table_cell(t, "%s", xnum(b[0], 32, khang_thread_pid(th)));
+	table_cell(t, "%s", hex(b[1], 32, v, khang_thread_address(th)));
+	table_cell(t, "%s", xnum(b[2], 32, khang_thread_tid(th)));
+	table_cell(t, "%s", khang_thread_state_name(th));
+	table_cell(t, "%s", dur(b[0], 32, khang_thread_wait_ms(th)));
+	table_cell(t, "%s", khang_thread_wait_reason_name(th));
+}
+
+int cmd_threads(const cli_opts *o)
+{
+	view v;
+	const khang_process **sel = NULL;
+	size_t nsel = 0;
+	if (!view_open(&v, o))
+		return 2;
+	if (select_processes(&v, &sel, &nsel)) {
+		free(sel);
+		view_close(&v);
+		return 2;
+	}
+	static const char *const heads[] = { "Process", "PID", "Thread", "Id", "State", "Time", "Reason" };
+	table t = { 7, heads, "lrlrlrl", NULL, 0, 0 };
+	json_out j;
+	size_t n = 0;
+	uint32_t skipped = 0;
+	if (v.json) {
+		json_begin(&j, stdout);
+		json_kv_str(&j, "command", "threads");
+		json_key(&j, "threads");
+		json_arr_open(&j);
+	}
+	for (size_t s = 0; s < (nsel ? nsel : 1); s++) {
+		khang_thread_iter *it;
+		const khang_thread *th;
+		if (khang_thread_iter_new(&it, v.src, nsel ? sel[s] : NULL) < 0) {
+			free(sel);
+			if (v.json)
+				printf("\n");
+			return fail(&v, "threads");
+		}
+		int rc;
+		while ((rc = khang_thread_next(&th, it)) == 0) {
+			const khang_process *pr = NULL;
+			khang_thread_process(&pr, th);
+			n++;
+			if (v.json)
+				json_thread_row(&j, th, pr);
+			else
+				thread_row(&t, &v, th, pr);
+		}
+		skipped += khang_thread_iter_skipped(it);
+		khang_thread_iter_free(it);
+		if (rc != KHANG_ITEROVER) {
+			free(sel);
+			return fail(&v, "threads");
+		}
+	}
+	free(sel);
+	if (v.json) {
+		json_arr_close(&j);
+		json_kv_u64(&j, "count", n);
+		json_kv_u64(&j, "skipped", skipped);
+		json_warnings(&j, v.src);
+		json_end(&j);
+	} else {
+		table_print(&t, stdout);
+		printf("\nThread Count: %zu", n);
+		if (skipped)
+			printf(" (%u damaged entries skipped)", skipped);
+		printf("\n");
+	}
+	view_close(&v);
+	return 0;
+}
+
+/* ---- one thread (!thread) ------------------------------------------------------------------- */
+
+static void upper(char *dst, size_t len, const char *s)
+{
+	size_t i;
+	for (i = 0; s[i] && i + 1 < len; i++)
+		dst[i] = (char)toupper((unsigned char)s[i]);
+	dst[i] = '\0';
+}
+
+static const char *wait_type_name(int32_t t)
+{
+	switch (t) {
+	case 0: return "WaitAll";
+	case 1: return "WaitAny";
+	case 2: return "WaitNotification";
+	case 3: return "WaitDequeue";
+	case 4: return "WaitDpc";
+	default: return "";
+	}
+}
+
+int cmd_thread(const cli_opts *o)
+{
+	view v;
+	const khang_thread *t;
+	uint64_t va;
+	char b[8][48];
+	if (!view_open(&v, o))
+		return 2;
+	if (v.argc != 1 || !parse_address(v.argv[0], &va)) {
+		fprintf(stderr, "usage: khang thread DUMP ADDRESS   (the ETHREAD address, hex)\n");
+		view_close(&v);
+		return 2;
+	}
+	if (khang_thread_by_address(&t, v.src, va) < 0)
+		return fail(&v, "thread");
+	const khang_process *pr = NULL;
+	khang_thread_process(&pr, t);
+	int nw = khang_thread_wait_count(t);
+	if (nw < 0)
+		nw = 0;
+	const uint64_t *irps = NULL;
+	size_t nirps = 0;
+	khang_thread_irps(&irps, &nirps, t);
+	int state = khang_thread_state(t);
+	int64_t wait_ms = khang_thread_wait_ms(t);
+	char sym[160];
+
+	if (v.json) {
+		json_out j;
+		json_begin(&j, stdout);
+		json_kv_str(&j, "command", "thread");
+		json_key(&j, "thread");
+		json_obj_open(&j);
+		json_kv_hex(&j, "address", khang_thread_address(t));
+		json_kv_i64_or_null(&j, "pid", khang_thread_pid(t));
+		json_kv_i64_or_null(&j, "tid", khang_thread_tid(t));
+		json_kv_hex(&j, "process", khang_thread_process_address(t));
+		json_kv_str(&j, "process_name", pr ? khang_process_name(pr) : "");
+		json_kv_hex(&j, "teb", khang_thread_teb(t));
+		json_kv_hex(&j, "win32_thread", khang_thread_win32_thread(t));
+		json_kv_bool_or_null(&j, "gui", khang_thread_is_gui(t));
+		json_kv_i64_or_null(&j, "state_value", state);
+		json_kv_str(&j, "state", khang_thread_state_name(t));
+		json_kv_i64_or_null(&j, "wait_reason_value", khang_thread_wait_reason(t));
+		json_kv_str(&j, "wait_reason", khang_thread_wait_reason_name(t));
+		json_key(&j, "wait_mode");
+		int wm = khang_thread_wait_mode(t);
+		if (wm < 0)
+			json_null(&j);
+		else
+			json_str(&j, wm ? "UserMode" : "KernelMode");
+		json_kv_bool_or_null(&j, "alertable", khang_thread_alertable(t));
+		json_kv_i64_or_null(&j, "wait_irql", khang_thread_wait_irql(t));
+		json_kv_i64_or_null(&j, "wait_tick", khang_thread_wait_tick(t));
+		json_kv_i64_or_null(&j, "wait_ms", wait_ms);
+		json_kv_i64_or_null(&j, "priority", khang_thread_priority(t));
+		json_kv_i64_or_null(&j, "base_priority", khang_thread_base_priority(t));
+		json_kv_i64_or_null(&j, "processor", khang_thread_processor(t));
+		json_kv_i64_or_null(&j, "ideal_processor", khang_thread_ideal_processor(t));
+		json_kv_i64_or_null(&j, "context_switches", khang_thread_context_switches(t));
+		json_kv_i64_or_null(&j, "kernel_ms", khang_thread_kernel_ms(t));
+		json_kv_i64_or_null(&j, "user_ms", khang_thread_user_ms(t));
+		json_kv_i64_or_null(&j, "suspend_count", khang_thread_suspend_count(t));
+		json_kv_bool_or_null(&j, "system", khang_thread_is_system(t));
+		json_kv_bool_or_null(&j, "terminated", khang_thread_is_terminated(t));
+		json_kv_hex(&j, "start_address", khang_thread_start_address(t));
+		json_kv_hex(&j, "win32_start_address", khang_thread_win32_start_address(t));
+		khang_source_symbolize(sym, sizeof(sym), v.src, khang_thread_win32_start_address(t));
+		json_kv_str(&j, "win32_start_symbol", sym);
+		json_kv_hex(&j, "stack_init", khang_thread_stack_init(t));
+		json_kv_hex(&j, "stack_base", khang_thread_stack_base(t));
+		json_kv_hex(&j, "stack_limit", khang_thread_stack_limit(t));
+		json_kv_hex(&j, "kernel_stack", khang_thread_kernel_stack(t));
+		json_key(&j, "create_time");
+		if (khang_thread_create_time(t)) {
+			khang_format_filetime(b[0], 48, khang_thread_create_time(t));
+			json_str(&j, b[0]);
+		} else {
+			json_null(&j);
+		}
+		json_key(&j, "wait_objects");
+		json_arr_open(&j);
+		for (int i = 0; i < nw; i++) {
+			khang_wait_object w = KHANG_WAIT_OBJECT_INIT;
+			if (khang_thread_wait_object(&w, t, (size_t)i) < 0)
+				continue;
+			json_obj_open(&j);
+			json_kv_hex(&j, "object", w.object);
+			json_kv_str(&j, "type", w.type_name);
+			json_kv_i64(&j, "raw_type", w.raw_type);
+			json_kv_i64(&j, "signal_state", w.signal_state);
+			json_kv_str(&j, "wait_type", wait_type_name(w.wait_type));
+			json_kv_i64(&j, "wait_key", w.wait_key);
+			json_kv_str(&j, "block_state", w.block_state_name);
+			if (w.type == KHANG_OBJECT_MUTANT) {
+				json_key(&j, "owner_thread");
+				if (w.owner_address)
+					json_hex(&j, w.owner_address);
+				else
+					json_null(&j);
+			}
+			if (w.thread)
+				json_kv_i64(&j, "thread_tid", khang_thread_tid(w.thread));
+			if (w.process) {
+				json_kv_i64(&j, "process_pid", khang_process_pid(w.process));
+				json_kv_str(&j, "process_name", khang_process_name(w.process));
+			}
+			json_obj_close(&j);
+		}
+		json_arr_close(&j);
+		json_key(&j, "irps");
+		json_arr_open(&j);
+		for (size_t i = 0; i < nirps; i++)
+			json_hex(&j, irps[i]);
+		json_arr_close(&j);
+		json_kv_u64(&j, "wait_blocks_skipped", khang_thread_wait_skipped(t));
+		json_obj_close(&j);
+		json_warnings(&j, v.src);
+		json_end(&j);
+		view_close(&v);
+		return 0;
+	}
+
+	printf("THREAD %s  Cid %04" PRIx64 ".%04" PRIx64 "  Teb: %s Win32Thread: %s ", hex(b[0], 48, &v, va),
+	       (uint64_t)KH_CLI_MAX(khang_thread_pid(t), 0), (uint64_t)KH_CLI_MAX(khang_thread_tid(t), 0),
+	       hex(b[1], 48, &v, khang_thread_teb(t)), hex(b[2], 48, &v, khang_thread_win32_thread(t)));
+	if (state == KHANG_THREAD_WAITING) {
+		int wm = khang_thread_wait_mode(t), al = khang_thread_alertable(t);
+		printf("WAIT: (%s) %s %s\n", khang_thread_wait_reason_name(t),
+		       wm < 0 ? "?" : wm ? "UserMode" : "KernelMode", al < 0 ? "?" : al ? "Alertable" : "Non-Alertable");
+	} else if (state == KHANG_THREAD_RUNNING || state == KHANG_THREAD_READY || state == KHANG_THREAD_STANDBY) {
+		upper(b[3], 48, khang_thread_state_name(t));
+		printf("%s on processor %s\n", b[3], num(b[4], 48, khang_thread_processor(t)));
+	} else {
+		upper(b[3], 48, khang_thread_state_name(t));
+		printf("%s\n", b[3]);
+	}
+	for (int i = 0; i < nw; i++) {
+		khang_wait_object w = KHANG_WAIT_OBJECT_INIT;
+		if (khang_thread_wait_object(&w, t, (size_t)i) < 0)
+			continue;
+		printf("    %s  %s", hex(b[0], 48, &v, w.object), w.type_name);
+		if (w.type == KHANG_OBJECT_MUTANT)
+			printf(" - owning thread %s", hex(b[1], 48, &v, w.owner_address));
+		if (w.thread)
+			printf(" - thread Cid %04" PRIx64 ".%04" PRIx64, (uint64_t)KH_CLI_MAX(khang_thread_pid(w.thread), 0),
+			       (uint64_t)KH_CLI_MAX(khang_thread_tid(w.thread), 0));
+		if (w.process)
+			printf(" - process %s (%" PRIx64 ")", khang_process_name(w.process),
+			       (uint64_t)KH_CLI_MAX(khang_process_pid(w.process), 0));
+		printf("\n");
+	}
+	if (khang_thread_wait_skipped(t))
+		printf("    (%u wait blocks could not be read)\n", khang_thread_wait_skipped(t));
+	if (nirps) {
+		printf("IRP List:\n");
+		for (size_t i = 0; i < nirps; i++)
+			printf("    %s\n", hex(b[0], 48, &v, irps[i]));
+	}
+	printf("Owning Process            %s       Image:         %s\n", hex(b[0], 48, &v, khang_thread_process_address(t)),
+	       pr ? khang_process_name(pr) : "?");
+	int64_t tick = khang_thread_wait_tick(t);
+	printf("Wait Start TickCount      %-14s Ticks: ", num(b[0], 48, tick));
+	khang_kernel_info ki = KHANG_KERNEL_INFO_INIT;
+	if (tick >= 0 && khang_source_kernel_info(&ki, v.src) == 0 && ki.tick_multiplier)
+		printf("%u (%s)\n", (uint32_t)ki.tick_count - (uint32_t)tick, dhms(b[1], 48, wait_ms));
+	else
+		printf("- (-)\n");
+	printf("Context Switch Count      %-14s IdealProcessor: %s\n", num(b[0], 48, khang_thread_context_switches(t)),
+	       num(b[1], 48, khang_thread_ideal_processor(t)));
+	printf("UserTime                  %s\n", hms(b[0], 48, khang_thread_user_ms(t)));
+	printf("KernelTime                %s\n", hms(b[0], 48, khang_thread_kernel_ms(t)));
+	khang_source_symbolize(sym, sizeof(sym), v.src, khang_thread_start_address(t));
+	printf("Start Address %s\n", sym);
+	khang_source_symbolize(sym, sizeof(sym), v.src, khang_thread_win32_start_address(t));
+	printf("Win32 Start Address %s (0x%" PRIx64 ")\n", sym, khang_thread_win32_start_address(t));
+	printf("Stack Init %s Current %s\n", hex(b[0], 48, &v, khang_thread_stack_init(t)),
+	       hex(b[1], 48, &v, khang_thread_kernel_stack(t)));
+	printf("Base %s Limit %s\n", hex(b[0], 48, &v, khang_thread_stack_base(t)),
+	       hex(b[1], 48, &v, khang_thread_stack_limit(t)));
+	printf("Priority %s  BasePriority %s  SuspendCount %s\n", num(b[0], 48, khang_thread_priority(t)),
+	       num(b[1], 48, khang_thread_base_priority(t)), num(b[2], 48, khang_thread_suspend_count(t)));
+	view_close(&v);
+	return 0;
+}
