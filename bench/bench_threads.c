@@ -26,147 +26,11 @@
 #include <time.h>
 
 #include "khang.h"
-#include "fg_kernel.h"
+#include "bench_system.h"
 
-#define NCPUS 64
-#define NPROCS 2000
-#define THREADS_PER_PROC 20
-#define NOBJECTS 64
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* Peak resident set (VmHWM) in KiB, -1 if unknown. */
-static long peak_rss_kib(void)
-{
-	char line[256];
-	long v = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmHWM: %ld", &v) == 1)
-			break;
-	fclose(f);
-	return v;
-}
-
-/* ---- allocation accounting ------------------------------------------------------ */
-
-typedef struct counter {
-	size_t live, peak, calls;
-} counter;
-
-/* a size header in front of each block */
-#define HDR 16
-
-static void *c_malloc(size_t size, void *payload)
-{
-	counter *c = payload;
-	uint8_t *p = malloc(size + HDR);
-	if (!p)
-		return NULL;
-	memcpy(p, &size, sizeof(size));
-	c->live += size;
-	c->calls++;
-	if (c->live > c->peak)
-		c->peak = c->live;
-	return p + HDR;
-}
-
-static void c_free(void *ptr, void *payload)
-{
-	counter *c = payload;
-	if (!ptr)
-		return;
-	uint8_t *p = (uint8_t *)ptr - HDR;
-	size_t size;
-	memcpy(&size, p, sizeof(size));
-	c->live -= size;
-	free(p);
-}
-
-static void *c_realloc(void *ptr, size_t size, void *payload)
-{
-	counter *c = payload;
-	if (!ptr)
-		return c_malloc(size, payload);
-	uint8_t *p = (uint8_t *)ptr - HDR;
-	size_t old;
-	memcpy(&old, p, sizeof(old));
-	uint8_t *n = realloc(p, size + HDR);
-	if (!n)
-		return NULL;
-	memcpy(n, &size, sizeof(size));
-	c->live = c->live - old + size;
-	c->calls++;
-	if (c->live > c->peak)
-		c->peak = c->live;
-	return n + HDR;
-}
-
-/* ---- the dump ------------------------------------------------------------------------ */
-
-static int build(uint8_t **out, size_t *len, double *secs)
-{
-	double t0 = now_s();
-	const kh_layout *l = kh_layout_builtin_by_guid_string("5278AFF86C341677D7D7835C85B7B844", 1);
-	if (!l)
-		return -1;
-	fg_forge *f = fg_new(FG_X64, 1u << 18); /* 1 GiB of RAM, sparse */
-	fg_kernel_opts o = { 0 };
-	o.ncpus = NCPUS;
-	fg_kernel *k = fg_kernel_new(f, l, &o);
-	if (!k)
-		return -1;
-	static const char *const kinds[] = { "EventSynchronizationObject", "EventNotificationObject", "MutantObject",
-		                             "SemaphoreObject", "QueueObject", "TimerNotificationObject" };
-	uint64_t objects[NOBJECTS];
-	for (int i = 0; i < NOBJECTS; i++)
-		objects[i] = fg_kernel_add_object(k, kinds[i % 6], 0);
-	uint64_t first_thread = 0;
-	for (uint32_t p = 0; p < NPROCS; p++) {
-		char name[16];
-		snprintf(name, sizeof(name), "proc%04u.exe", p);
-		uint64_t proc = fg_kernel_add_process(k, name, 0x100 + 4 * p, 4);
-		for (uint32_t t = 0; t < THREADS_PER_PROC; t++) {
-			uint32_t n = p * THREADS_PER_PROC + t;
-			uint64_t thr = fg_kernel_add_thread(k, proc, 0x10000 + 4 * n);
-			if (!first_thread)
-				first_thread = thr;
-			fg_kernel_set(k, thr, KH_F_KTHREAD_WaitTime, 100000 - n % 5000);
-			fg_kernel_set(k, thr, KH_F_KTHREAD_Priority, 8 + n % 4);
-			fg_kernel_set(k, thr, KH_F_KTHREAD_Teb, 0x7ff600000000ull + 0x2000ull * n);
-			if (n % 20 == 19) {
-				fg_kernel_ready_thread(k, (int)(n % NCPUS), thr, 8 + n % 4);
-				continue;
-			}
-			uint64_t w[5];
-			unsigned cnt = n % 10 == 0 ? 5 : 1 + n % 2;
-			for (unsigned i = 0; i < cnt; i++)
-				w[i] = objects[(n + 7 * i) % NOBJECTS];
-			fg_kernel_thread_wait(k, thr, w, cnt, cnt > 1);
-			fg_kernel_set(k, thr, KH_F_KTHREAD_WaitReason, n % 2 ? 6 : 13);
-		}
-	}
-	/* mutants owned by threads */
-	for (int i = 2; i < NOBJECTS; i += 6)
-		fg_kernel_set(k, objects[i], KH_F_KMUTANT_OwnerThread, first_thread);
-	fg_write_opts wo = FG_WRITE_OPTS_INIT;
-	wo.format = FG_FMT_BITMAP_KERNEL;
-	wo.kernel_only = 1;
-	int rc = fg_write_memory(f, out, len, &wo);
-	if (rc)
-		fprintf(stderr, "forge: %s\n", fg_error(f));
-	fg_kernel_free(k);
-	fg_free(f);
-	*secs = now_s() - t0;
-	return rc;
-}
+#define NCPUS BENCH_NCPUS
+#define NPROCS BENCH_NPROCS
+#define THREADS_PER_PROC BENCH_THREADS_PER_PROC
 
 /* ---- the walk ---------------------------------------------------------------------- */
 
@@ -227,38 +91,46 @@ int main(void)
 	double build_s;
 	printf("bench_threads: %d CPUs, %d processes, %d threads (x64, Windows 10 2004)\n", NCPUS, NPROCS,
 	       NPROCS * THREADS_PER_PROC);
-	if (build(&dump, &len, &build_s) != 0) {
+	double tb = bench_now();
+	fg_forge *f = bench_system_new(1u << 18); /* 1 GiB of RAM */
+	fg_write_opts wo = FG_WRITE_OPTS_INIT;
+	wo.format = FG_FMT_BITMAP_KERNEL;
+	wo.kernel_only = 1;
+	if (!f || fg_write_memory(f, &dump, &len, &wo) != 0) {
 		fprintf(stderr, "cannot build the dump\n");
 		return 1;
 	}
+	fg_free(f);
+	build_s = bench_now() - tb;
 	printf("  dump: %.1f MiB, built in %.2f s (not measured)\n", (double)len / (1 << 20), build_s);
 
-	counter c = { 0, 0, 0 };
-	khang_allocator hooks = { c_malloc, c_realloc, c_free, &c };
+	bench_counter c;
+	khang_allocator hooks;
+	bench_counter_hooks(&c, &hooks);
 	khang_source_opts so = KHANG_SOURCE_OPTS_INIT;
 	so.allocator = &hooks;
 	khang_source *src;
 	khang_kernel_info ki = KHANG_KERNEL_INFO_INIT;
-	double t0 = now_s();
+	double t0 = bench_now();
 	if (khang_source_open_memory(&src, dump, len, &so) != 0 || khang_source_kernel_info(&ki, src) != 0) {
 		fprintf(stderr, "open: %s\n", khang_error_last());
 		return 1;
 	}
-	double open_s = now_s() - t0;
+	double open_s = bench_now() - t0;
 	size_t heap0 = c.live;
 
 	sums s1, s2;
-	t0 = now_s();
+	t0 = bench_now();
 	if (walk_threads(src, &s1) != 0) {
 		fprintf(stderr, "walk: %s\n", khang_error_last());
 		return 1;
 	}
-	double walk1 = now_s() - t0;
-	t0 = now_s();
+	double walk1 = bench_now() - t0;
+	t0 = bench_now();
 	walk_threads(src, &s2);
-	double walk2 = now_s() - t0;
+	double walk2 = bench_now() - t0;
 
-	t0 = now_s();
+	t0 = bench_now();
 	khang_processor_iter *pi;
 	const khang_processor *p;
 	unsigned ncpu = 0, busy = 0;
@@ -279,7 +151,7 @@ int main(void)
 			nready++;
 		khang_ready_iter_free(ri);
 	}
-	double cpu_s = now_s() - t0;
+	double cpu_s = bench_now() - t0;
 
 	printf("  open + kernel discovery:         %8.2f ms\n", open_s * 1e3);
 	printf("  first walk, all threads:         %8.2f ms  (%" PRIu64 " threads, %" PRIu64 " wait objects, %" PRIu64
@@ -290,7 +162,7 @@ int main(void)
 	printf("  library heap: peak %.1f MiB (%.1f MiB after open), %zu allocations\n", (double)c.peak / (1 << 20),
 	       (double)heap0 / (1 << 20), c.calls);
 	printf("  process peak resident set: %.1f MiB (the forge and the %.1f MiB dump included)\n",
-	       (double)peak_rss_kib() / 1024, (double)len / (1 << 20));
+	       (double)bench_peak_rss_kib() / 1024, (double)len / (1 << 20));
 	printf("  per thread: %.2f us, %.0f bytes of heap\n", walk1 * 1e6 / (double)(s1.threads ? s1.threads : 1),
 	       (double)(c.peak - heap0) / (double)(s1.threads ? s1.threads : 1));
 	printf("  target: first walk < 200 ms: %s; peak heap < 64 MiB: %s\n", walk1 < 0.2 ? "yes" : "NO",
