@@ -24,6 +24,7 @@
 
 /* ---- builders ------------------------------------------------------------------ */
 
+static char *vfmt(const kh_alloc *a, const char *fmt, va_list ap) KH_PRINTF(2, 0);
 static char *vfmt(const kh_alloc *a, const char *fmt, va_list ap)
 {
 	kh_sb sb;
