@@ -25,6 +25,7 @@ from .errors import (EBUFSIZE, ECORRUPT, EFORMAT, EINVAL, EIO, ELIMIT, ENOMEM, E
 from .kernel import KernelInfo, Module
 from .layout import Layout
 from .stack import Frame, FrameKind, Stack
+from .verdict import Category, Check, CheckStatus, Step, StepKind, Verdict, category_name
 
 #: Version of this package (kept equal to the libkhang version it is made with).
 __version__ = "0.1.0"

@@ -390,6 +390,14 @@ class Dump:
                     return text(buf.value)
                 size = n + 1
 
+    # ---- the verdict ---------------------------------------------------------
+    def hang_verdict(self, long_wait_ms=0, ready_wait_ms=0):
+        """Why the system hangs: a :class:`khang.Verdict` with ``category``,
+        ``summary``, ``confidence``, the culprit, the evidence ``chain``, the
+        ``checks`` made and ``to_json()``. Thresholds in ms (0: defaults)."""
+        from .verdict import hang_verdict
+        return hang_verdict(self, long_wait_ms, ready_wait_ms)
+
 
 def open(path, **options):  # noqa: A001 (mirrors the builtin on purpose)
     """Open a dump file: ``with khang.open("MEMORY.DMP") as dump: ...``.
@@ -397,3 +405,4 @@ def open(path, **options):  # noqa: A001 (mirrors the builtin on purpose)
     See :class:`Dump` for the options.
     """
     return Dump(path, **options)
+
