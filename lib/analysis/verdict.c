@@ -16,6 +16,8 @@
 #include <stdlib.h>
 
 #include "analysis.h"
+#include "khang/alpc.h"
+#include "khang/stack.h"
 
 #define DEFAULT_LONG_WAIT_MS 30000u
 #define DEFAULT_READY_WAIT_MS 2000u
@@ -499,6 +501,82 @@ static void describe_head(state *s, const tnode *n, char *buf, size_t len)
 	}
 }
 
+/* ---- third-party modules and stacks --------------------------------------------- */
+
+/* Kernel modules that ship with Windows (lower case). A module not listed is
+ * treated as third-party when a chain ends in it. */
+static const char *const inbox_modules[] = {
+	"acpi.sys", "acpiex.sys", "afd.sys", "afunix.sys", "ahcache.sys", "bam.sys", "basicdisplay.sys",
+	"basicrender.sys", "beep.sys", "bootvid.dll", "bowser.sys", "cdd.dll", "cdrom.sys", "ci.dll", "cimfs.sys",
+	"classpnp.sys", "clfs.sys", "clipsp.sys", "cmimcext.sys", "cng.sys", "condrv.sys", "crashdmp.sys",
+	"csc.sys", "dfsc.sys", "disk.sys", "dump_diskdump.sys", "dump_dumpfve.sys", "dump_storahci.sys",
+	"dump_storport.sys", "dxgkrnl.sys", "dxgmms2.sys", "fastfat.sys", "filecrypt.sys", "fileinfo.sys",
+	"filetrace.sys", "fltmgr.sys", "fvevol.sys", "fwpkclnt.sys", "gpuenergydrv.sys", "hal.dll", "hidclass.sys",
+	"hidparse.sys", "http.sys", "hvsocket.sys", "intelpep.sys", "kbdclass.sys", "kd.dll", "ks.sys",
+	"ksecdd.sys", "ksecpkg.sys", "lxcore.sys", "mcupdate_authenticamd.dll", "mcupdate_genuineintel.dll",
+	"mmcss.sys", "monitor.sys", "mouclass.sys", "mountmgr.sys", "mpsdrv.sys", "mrxsmb.sys", "mrxsmb20.sys",
+	"msfs.sys", "msisadrv.sys", "msrpc.sys", "mssecflt.sys", "mup.sys", "ndis.sys", "ndiswan.sys", "ndu.sys",
+	"netbios.sys", "netbt.sys", "netio.sys", "npfs.sys", "npsvctrig.sys", "nsiproxy.sys", "ntfs.sys",
+	"ntkrnlmp.exe", "ntkrnlpa.exe", "ntoskrnl.exe", "ntosext.sys", "null.sys", "pacer.sys", "partmgr.sys",
+	"pci.sys", "pcw.sys", "pdc.sys", "peauth.sys", "pshed.dll", "rdbss.sys", "rdyboost.sys", "refs.sys",
+	"spaceport.sys", "srv2.sys", "srvnet.sys", "storahci.sys", "stornvme.sys", "storport.sys", "tcpip.sys",
+	"tdx.sys", "tm.sys", "umbus.sys", "usbhub3.sys", "usbxhci.sys", "vmbus.sys", "volmgr.sys", "volmgrx.sys",
+	"volsnap.sys", "volume.sys", "vwififlt.sys", "watchdog.sys", "wcifs.sys", "wdf01000.sys", "wdfilter.sys",
+	"wdnisdrv.sys", "werkernel.sys", "wfplwfs.sys", "win32k.sys", "win32kbase.sys", "win32kfull.sys",
+	"wmilib.sys", "wof.sys", "wpprecorder.sys", "ws2ifsl.sys", "wtd.sys",
+};
+
+static bool is_inbox(const char *name)
+{
+	char low[64];
+	size_t i;
+	for (i = 0; name[i] && i + 1 < sizeof(low); i++)
+		low[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+	low[i] = '\0';
+	for (size_t j = 0; j < KH_ARRAY_SIZE(inbox_modules); j++)
+		if (!strcmp(low, inbox_modules[j]))
+			return true;
+	return false;
+}
+
+/* The key frames of a thread's stack and the third-party module it is
+ * blocked in (module[0] = '\0' when none): frames from the innermost outward
+ * up to and including the first third-party frame, as "sym <- sym ...". */
+typedef struct blocked_in {
+	char module[64];
+	char frames[384];
+	bool walked;
+} blocked_in;
+
+static void find_blocked_in(state *s, const khang_thread *t, blocked_in *out)
+{
+	memset(out, 0, sizeof(*out));
+	khang_stack *st;
+	if (khang_stack_walk(&st, t, NULL) < 0)
+		return;
+	out->walked = true;
+	size_t n = khang_stack_frame_count(st), used = 0;
+	bool found = false;
+	for (size_t i = 0; i < n && !found; i++) {
+		khang_frame f;
+		const khang_module *m;
+		char sym[128];
+		if (khang_stack_frame(&f, st, i) < 0)
+			break;
+		khang_source_symbolize(sym, sizeof(sym), s->src, f.ip);
+		bool third = khang_source_module_at(&m, s->src, f.ip) == 0 && !is_inbox(khang_module_name(m));
+		if (third) {
+			kh_copy_str(out->module, sizeof(out->module), khang_module_name(m));
+			found = true;
+		}
+		if (used + strlen(sym) + 5 < sizeof(out->frames))
+			used += (size_t)snprintf(out->frames + used, sizeof(out->frames) - used, "%s%s", used ? " <- " : "", sym);
+	}
+	if (!found)
+		out->frames[0] = '\0';
+	khang_stack_free(st);
+}
+
 /* ---- rules ---------------------------------------------------------------------- */
 
 static bool rule_deadlock(state *s)
@@ -645,7 +723,7 @@ typedef struct starved {
 	uint32_t prio;
 } starved;
 
-static bool rule_cpu(state *s, bool *checked)
+static bool rule_cpu(state *s, bool *checked, bool decide)
 {
 	khang_processor_iter *it;
 	const khang_processor *p;
@@ -718,6 +796,8 @@ static bool rule_cpu(state *s, bool *checked)
 		kh_v_check(s->v, "ready", KHANG_CHECK_OK, "%zu ready threads, none waiting long", nready);
 	if (!busy || !nstarved)
 		return false;
+	if (!decide)
+		return true; /* another rule found the cause; the checks say it */
 
 	char lab[96], d[32];
 	for (size_t i = 0; i < nrun; i++)
@@ -739,6 +819,210 @@ static bool rule_cpu(state *s, bool *checked)
 	kh_v_summary(s->v, "CPU starvation: %u of %u processors busy (%s) while %zu ready thread%s waited up to %s",
 	             busy, n, nrun ? kh_v_thread_label(running[0], lab, sizeof(lab)) : "?", nstarved,
 	             nstarved == 1 ? "" : "s", duration(d, sizeof(d), ntop ? top[0].ms : -1));
+	return true;
+}
+
+/* ---- ALPC chains and drivers -------------------------------------------------- */
+
+#define MAX_EXPLAIN 8
+
+static int32_t thread_index(const state *s, const khang_thread *t)
+{
+	uint32_t i;
+	return t && map_get(&s->tmap, khang_thread_address(t), &i) ? (int32_t)i : -1;
+}
+
+/* Add steps saying what blocks thread t, following the chain: another ALPC
+ * wait, a lock or mutant owner, or a third-party driver on its stack.
+ * Returns true when the chain ended in a cause (a driver, a running thread
+ * or a thread already seen). */
+static bool explain_thread(state *s, const khang_thread *t, int depth)
+{
+	char lab[96], d[32];
+	int32_t ti = thread_index(s, t);
+	if (!t || depth >= MAX_EXPLAIN)
+		return false;
+	khang_alpc_wait aw = KHANG_ALPC_WAIT_INIT;
+	if (khang_thread_alpc_wait(&aw, t) == 0) {
+		const khang_thread *next = aw.server_thread;
+		const char *sp = aw.server_process ? khang_process_name(aw.server_process) : "an unknown process";
+		if (next) {
+			kh_v_step(s->v, KHANG_STEP_THREAD, t, NULL, aw.message, aw.wait_ms,
+			          "thread 0x%llx (%s) has waited %s for an ALPC reply from %s; server thread 0x%llx took the message",
+			          (unsigned long long)aw.thread_address, kh_v_thread_label(t, lab, sizeof(lab)),
+			          duration(d, sizeof(d), aw.wait_ms), sp, (unsigned long long)aw.server_thread_address);
+		} else {
+			kh_v_step(s->v, KHANG_STEP_THREAD, t, NULL, aw.message, aw.wait_ms,
+			          "thread 0x%llx (%s) has waited %s for an ALPC reply from %s; no server thread has taken the message",
+			          (unsigned long long)aw.thread_address, kh_v_thread_label(t, lab, sizeof(lab)),
+			          duration(d, sizeof(d), aw.wait_ms), sp);
+			/* who should serve it: the server's main (GUI) thread */
+			if (aw.server_process && khang_process_main_thread(&next, aw.server_process) == 0 && next)
+				kh_v_step(s->v, KHANG_STEP_PROCESS, NULL, aw.server_process, 0, -1,
+				          "%s (PID %lld) should serve it: its main thread is 0x%llx", sp,
+				          (long long)khang_process_pid(aw.server_process),
+				          (unsigned long long)khang_thread_address(next));
+		}
+		if (next && next != t)
+			return explain_thread(s, next, depth + 1);
+		return false;
+	}
+	const tnode *n = ti >= 0 ? &s->t[ti] : NULL;
+	if (n && n->state == KHANG_THREAD_WAITING) {
+		blocked_in b;
+		find_blocked_in(s, t, &b);
+		if (b.module[0]) {
+			kh_v_step(s->v, KHANG_STEP_THREAD, t, NULL, n->first_object, n->wait_ms,
+			          "thread 0x%llx (%s) has waited %s inside %s: %s", (unsigned long long)n->addr,
+			          kh_v_thread_label(t, lab, sizeof(lab)), duration(d, sizeof(d), n->wait_ms), b.module, b.frames);
+			kh_copy_str(s->v->culprit_module, sizeof(s->v->culprit_module), b.module);
+			s->v->culprit_thread = t;
+			khang_thread_process(&s->v->culprit_process, t);
+			return true;
+		}
+		if (n->definite && n->dep_count) {
+			const dep *via = &s->deps[n->dep_first];
+			const tnode *owner = &s->t[via->thread];
+			char olab[96];
+			kh_v_step(s->v, KHANG_STEP_THREAD, t, NULL, via->object, n->wait_ms,
+			          "thread 0x%llx (%s) has waited %s on %s 0x%llx, held by thread 0x%llx (%s)",
+			          (unsigned long long)n->addr, kh_v_thread_label(t, lab, sizeof(lab)),
+			          duration(d, sizeof(d), n->wait_ms), dep_word(via->kind), (unsigned long long)via->object,
+			          (unsigned long long)owner->addr, kh_v_thread_label(owner->t, olab, sizeof(olab)));
+			return explain_thread(s, owner->t, depth + 1);
+		}
+	}
+	char head[256];
+	if (n)
+		describe_head(s, n, head, sizeof(head));
+	else
+		snprintf(head, sizeof(head), "is %s", khang_thread_state_name(t));
+	kh_v_step(s->v, KHANG_STEP_THREAD, t, NULL, n ? n->first_object : 0, n ? n->wait_ms : -1, "thread 0x%llx (%s) %s",
+	          (unsigned long long)khang_thread_address(t), kh_v_thread_label(t, lab, sizeof(lab)), head);
+	s->v->culprit_thread = t;
+	khang_thread_process(&s->v->culprit_process, t);
+	return n && n->state == KHANG_THREAD_RUNNING;
+}
+
+static bool rule_alpc(state *s)
+{
+	khang_alpc_wait_iter *it;
+	khang_alpc_wait w = KHANG_ALPC_WAIT_INIT, best = KHANG_ALPC_WAIT_INIT;
+	size_t n = 0, long_n = 0, untaken = 0;
+	if (khang_alpc_wait_iter_new(&it, s->src) < 0) {
+		kh_v_check(s->v, "alpc", KHANG_CHECK_NOT_RUN, "ALPC waits: %s", khang_error_last());
+		return false;
+	}
+	best.wait_ms = -1;
+	while (khang_alpc_wait_next(&w, it) == 0) {
+		n++;
+		if (w.wait_ms < (int64_t)s->long_ms)
+			continue;
+		long_n++;
+		if (!w.server_thread_address)
+			untaken++;
+		if (w.wait_ms > best.wait_ms)
+			best = w;
+	}
+	uint32_t skipped = khang_alpc_wait_iter_skipped(it);
+	khang_alpc_wait_iter_free(it);
+	if (skipped)
+		kh_v_warn(s->v, "%u ALPC waits could not be read", skipped);
+	if (!long_n) {
+		kh_v_check(s->v, "alpc", KHANG_CHECK_OK, "%zu threads wait for ALPC replies, none for %u ms or more", n,
+		           s->long_ms);
+		return false;
+	}
+	kh_v_check(s->v, "alpc", KHANG_CHECK_FOUND, "%zu of %zu ALPC waits are %u ms or longer; %zu not taken by a server thread",
+	           long_n, n, s->long_ms, untaken);
+	size_t first = s->v->nsteps;
+	explain_thread(s, best.thread, 0);
+	if (s->v->nsteps == first)
+		return false;
+	char lab[96], d[32];
+	const char *server = best.server_process ? khang_process_name(best.server_process) : "an unknown process";
+	s->v->category = KHANG_VERDICT_ALPC_CHAIN;
+	s->v->confidence = s->v->culprit_module[0] ? 85 : 65;
+	if (s->v->culprit_module[0] && s->v->culprit_thread)
+		kh_v_summary(s->v, "%s thread %lld has waited %s for an ALPC reply from %s, whose thread 0x%llx (%s) is blocked in %s",
+		             best.client_process ? khang_process_name(best.client_process) : "?",
+		             (long long)khang_thread_tid(best.thread), duration(d, sizeof(d), best.wait_ms), server,
+		             (unsigned long long)khang_thread_address(s->v->culprit_thread),
+		             kh_v_thread_label(s->v->culprit_thread, lab, sizeof(lab)), s->v->culprit_module);
+	else
+		kh_v_summary(s->v, "%s thread %lld has waited %s for an ALPC reply from %s%s",
+		             best.client_process ? khang_process_name(best.client_process) : "?",
+		             (long long)khang_thread_tid(best.thread), duration(d, sizeof(d), best.wait_ms), server,
+		             best.server_thread_address ? "" : "; no server thread has taken the message");
+	return true;
+}
+
+/* Threads waiting long inside a third-party driver, grouped by module. */
+static bool rule_driver(state *s)
+{
+	typedef struct group {
+		char module[64];
+		size_t count;
+		int64_t longest;
+		uint32_t thread;
+		char frames[384];
+	} group;
+	group g[16];
+	size_t ng = 0, walked = 0;
+	for (size_t i = 0; i < s->nt; i++) {
+		const tnode *n = &s->t[i];
+		if (n->state != KHANG_THREAD_WAITING || n->wait_ms < (int64_t)s->long_ms || walked >= 4096)
+			continue;
+		blocked_in b;
+		find_blocked_in(s, n->t, &b);
+		walked += b.walked;
+		if (!b.module[0])
+			continue;
+		size_t j;
+		for (j = 0; j < ng && strcmp(g[j].module, b.module); j++)
+			;
+		if (j == ng) {
+			if (ng == KH_ARRAY_SIZE(g))
+				continue;
+			memset(&g[ng], 0, sizeof(g[ng]));
+			kh_copy_str(g[ng].module, sizeof(g[ng].module), b.module);
+			g[ng].longest = -1;
+			ng++;
+		}
+		g[j].count++;
+		if (n->wait_ms > g[j].longest) {
+			g[j].longest = n->wait_ms;
+			g[j].thread = (uint32_t)i;
+			kh_copy_str(g[j].frames, sizeof(g[j].frames), b.frames);
+		}
+	}
+	if (!walked) {
+		kh_v_check(s->v, "stacks", KHANG_CHECK_NOT_RUN, "no long-waiting thread's stack could be walked");
+		return false;
+	}
+	if (!ng) {
+		kh_v_check(s->v, "stacks", KHANG_CHECK_OK, "%zu long waits walked, none inside a third-party driver", walked);
+		return false;
+	}
+	size_t best = 0;
+	for (size_t j = 1; j < ng; j++)
+		if (g[j].count > g[best].count || (g[j].count == g[best].count && g[j].longest > g[best].longest))
+			best = j;
+	kh_v_check(s->v, "stacks", KHANG_CHECK_FOUND, "%zu long waits inside third-party drivers (%zu in %s)",
+	           walked, g[best].count, g[best].module);
+	const tnode *n = &s->t[g[best].thread];
+	char lab[96], d[32];
+	kh_v_step(s->v, KHANG_STEP_THREAD, n->t, NULL, n->first_object, n->wait_ms,
+	          "thread 0x%llx (%s) has waited %s inside %s: %s", (unsigned long long)n->addr,
+	          kh_v_thread_label(n->t, lab, sizeof(lab)), duration(d, sizeof(d), n->wait_ms), g[best].module,
+	          g[best].frames);
+	s->v->category = KHANG_VERDICT_BLOCKED_IN_DRIVER;
+	s->v->confidence = 70;
+	s->v->culprit_thread = n->t;
+	khang_thread_process(&s->v->culprit_process, n->t);
+	kh_copy_str(s->v->culprit_module, sizeof(s->v->culprit_module), g[best].module);
+	kh_v_summary(s->v, "%zu thread%s blocked inside %s for up to %s", g[best].count, g[best].count == 1 ? "" : "s",
+	             g[best].module, duration(d, sizeof(d), g[best].longest));
 	return true;
 }
 
@@ -906,15 +1190,11 @@ KHANG_API int khang_hang_verdict(khang_verdict **out, khang_source *src, const k
 		rc = 0;
 	}
 	bool cpu_checked;
-	bool found = rule_deadlock(&s) || rule_lock_chain(&s);
-	bool starving = rule_cpu(&s, &cpu_checked) && !found;
-	(void)starving;
-	if (!found && v->category == KHANG_VERDICT_CPU_STARVATION)
+	bool found = rule_deadlock(&s) || rule_alpc(&s) || rule_lock_chain(&s) || rule_driver(&s);
+	if (rule_cpu(&s, &cpu_checked, !found))
 		found = true;
 	check_waits(&s);
 	check_memory(&s);
-	kh_v_check(v, "alpc", KHANG_CHECK_NOT_RUN, "ALPC waits are not analysed by this version");
-	kh_v_check(v, "stacks", KHANG_CHECK_NOT_RUN, "blocked-in-driver needs thread stacks, not analysed by this version");
 	kh_v_check(v, "storage", KHANG_CHECK_NOT_RUN, "pending storage I/O is not analysed by this version");
 	if (!found) {
 		v->category = KHANG_VERDICT_NO_HANG;
