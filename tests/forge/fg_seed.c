@@ -1,0 +1,183 @@
+/* fg_seed: the logoff hang of the seed notes (see fg_seed.h). */
+#include <string.h>
+
+#include "fg_alpc.h"
+#include "fg_seed.h"
+
+#define UW FG_UW
+#define NOW 2000000u                        /* KUSER_SHARED_DATA tick count */
+#define SECONDS(s) ((uint32_t)((s) * 64u))  /* 15.625 ms ticks */
+#define FLTMGR_BASE 0xfffff80470a00000ull
+#define TMPREFLT_BASE 0xfffff80471200000ull
+#define TMXPFLT_BASE 0xfffff80471400000ull
+#define KSTACK 0xffffd00031580000ull
+
+/* most functions: sub rsp, 0x28 */
+static const uint16_t small[] = { UW(4, FG_UWOP_ALLOC_SMALL, 4) };
+
+static fg_fn *fn(fg_module *m, const char *name, uint32_t rva, uint32_t size)
+{
+	return fg_fn_x64(m, name, rva, size, 4, 0, 0, small, 1, NULL);
+}
+
+/* a process with a user address space and an ntdll */
+static fg_module *user_process(fg_stack *s, uint64_t proc, uint64_t peb, uint64_t ntdll_base)
+{
+	fg_stack_user_process(s, proc, peb);
+	return fg_stack_user_module(s, proc, "ntdll.dll", ntdll_base, 0x8000);
+}
+
+static void idle_waiter(fg_kernel *k, uint64_t proc, uint32_t tid, uint64_t event, unsigned seconds)
+{
+	uint64_t t = fg_kernel_add_thread(k, proc, tid);
+	fg_kernel_thread_wait(k, t, &event, 1, 1);
+	fg_kernel_thread_state(k, t, 5, (unsigned)fg_kernel_enum(k, KH_E_KWAIT_REASON, "UserRequest"), 1,
+	                       NOW - SECONDS(seconds));
+}
+
+int fg_seed_new(fg_seed *sd)
+{
+	const kh_layout *l = kh_layout_builtin_by_guid_string("5278AFF86C341677D7D7835C85B7B844", 1);
+	memset(sd, 0, sizeof(*sd));
+	if (!l)
+		return -1;
+	fg_forge *f = fg_new(FG_X64, 1u << 20); /* 4 GiB of RAM */
+	fg_kernel_opts o = { 0 };
+	o.ncpus = 4;
+	o.tick_count = NOW;
+	fg_kernel *k = fg_kernel_new(f, l, &o);
+	fg_stack *s = fg_stack_new(f, k);
+	sd->f = f;
+
+	/* memory: 16 GiB, 13.3 GiB available (the seed's !vm) */
+	uint64_t phys = 4194156, avail = 3479978;
+	fg_kernel_write(k, fg_kernel_global(k, KH_G_MmNumberOfPhysicalPages), &phys, 8);
+	fg_kernel_write(k, fg_kernel_global(k, KH_G_MmAvailablePages), &avail, 8);
+
+	/* nt */
+	fg_module *nt = fg_stack_nt(s);
+	static const uint16_t swap[] = { UW(18, FG_UWOP_ALLOC_SMALL, 4),  UW(14, FG_UWOP_PUSH_NONVOL, FG_R15),
+		                         UW(12, FG_UWOP_PUSH_NONVOL, FG_R14), UW(10, FG_UWOP_PUSH_NONVOL, FG_R13),
+		                         UW(8, FG_UWOP_PUSH_NONVOL, FG_R12),  UW(6, FG_UWOP_PUSH_NONVOL, FG_RDI),
+		                         UW(5, FG_UWOP_PUSH_NONVOL, FG_RSI),  UW(4, FG_UWOP_PUSH_NONVOL, FG_RBX),
+		                         UW(2, FG_UWOP_PUSH_NONVOL, FG_RBP) };
+	fg_fn *kswap = fg_fn_x64(nt, "KiSwapContext", 0, 0x100, 18, 0, 0, swap, 9, NULL);
+	fg_fn *kst = fn(nt, "KiSwapThread", 0, 0x200);
+	fg_fn *kct = fn(nt, "KiCommitThreadWait", 0, 0x200);
+	fg_fn *kwait = fn(nt, "KeWaitForSingleObject", 0, 0x400);
+	fg_fn *sce = fg_fn_leaf(nt, "KiSystemServiceCopyEnd", 0, 0x40);
+	fg_fn *ntclose = fn(nt, "NtClose", 0, 0x100);
+	fg_fn *obclose = fn(nt, "ObpCloseHandle", 0, 0x200);
+	fg_fn *iopclose = fn(nt, "IopCloseFile", 0, 0x300);
+	fg_fn *iofcall = fn(nt, "IofCallDriver", 0, 0x100);
+	fg_fn *alpcsend = fn(nt, "NtAlpcSendWaitReceivePort", 0, 0x400);
+	fg_fn *alpcwait = fn(nt, "AlpcpSignalAndWait", 0, 0x200);
+	fg_fn *alpcreply = fn(nt, "AlpcpReceiveSynchronousReply", 0, 0x200);
+
+	/* the filter stack: FLTMGR (inbox), TmPreFlt and TmXPFlt (third-party) */
+	fg_module *fltmgr = fg_stack_module(s, "FLTMGR.SYS", FLTMGR_BASE, 0x20000);
+	fg_fn *fltdispatch = fn(fltmgr, "FltpDispatch", 0x1000, 0x400);
+	fg_fn *fltpre = fn(fltmgr, "FltpPerformPreCallbacks", 0x3000, 0x600);
+	fg_module *tmpre = fg_stack_module(s, "TmPreFlt.sys", TMPREFLT_BASE, 0x10000);
+	fg_fn *tmprecb = fn(tmpre, "TmpPreCleanup", 0x2400, 0x300);
+	fg_module *tmxp = fg_stack_module(s, "TmXPFlt.sys", TMXPFLT_BASE, 0x40000);
+	fg_fn *tmxpwait = fn(tmxp, "TmXPFltWaitForScan", 0x1bc00, 0x200);
+	sd->tmxpflt_base = TMXPFLT_BASE;
+
+	/* processes */
+	uint64_t ev = fg_kernel_add_object(k, "EventSynchronizationObject", 0);
+	uint64_t smss = fg_kernel_add_process(k, "smss.exe", 356, 4);
+	idle_waiter(k, smss, 360, ev, 3600);
+	uint64_t csrss = fg_kernel_add_process(k, "csrss.exe", 512, 504);
+	idle_waiter(k, csrss, 516, ev, 3500);
+	uint64_t winlogon = fg_kernel_add_process(k, "winlogon.exe", 588, 504);
+	idle_waiter(k, winlogon, 592, ev, 95);
+	sd->svchost = fg_kernel_add_process(k, "svchost.exe", 1044, 684);
+	idle_waiter(k, sd->svchost, 1048, ev, 600);
+	sd->explorer = fg_kernel_add_process(k, "explorer.exe", 4232, 4200);
+
+	/* explorer's main thread: WinMain -> NtClose -> ... -> TmXPFlt -> wait */
+	fg_module *entdll = user_process(s, sd->explorer, 0x000000a6e0c3a000ull, 0x00007ffe86300000ull);
+	fg_fn *e_rtl = fn(entdll, "RtlUserThreadStart", 0, 0x80);
+	fg_fn *e_close = fg_fn_leaf(entdll, "NtClose", 0, 0x20);
+	fg_module *exe = fg_stack_user_module(s, sd->explorer, "explorer.exe", 0x00007ff6c2f40000ull, 0x10000);
+	fg_fn *winmain = fn(exe, "wWinMain", 0x1000, 0x800);
+	sd->main_thread = fg_kernel_add_thread(k, sd->explorer, 4236);
+	fg_kernel_set(k, sd->main_thread, KH_F_ETHREAD_CreateTime, 132400000000000000ull);
+	fg_kernel_set(k, sd->main_thread, KH_F_KTHREAD_Win32Thread, 0xffff9b0000a41010ull);
+	uint64_t ustack = 0x000000a6e0f00000ull;
+	fg_stack_user_teb(s, sd->main_thread, sd->explorer, 0x000000a6e0c3c000ull, ustack, ustack - 0x40000);
+	fg_chain *c = fg_chain_new(s, sd->main_thread, KSTACK, 0x6000);
+	fg_chain_user(c, sd->explorer, ustack);
+	fg_chain_call(c, e_rtl, 0x21);
+	fg_chain_call(c, winmain, 0x2c3);
+	fg_chain_call(c, e_close, 0x14);
+	fg_chain_syscall(c, sce, 0x25);
+	fg_chain_call(c, ntclose, 0x5f);
+	fg_chain_call(c, obclose, 0x13b);
+	fg_chain_call(c, iopclose, 0x21a);
+	fg_chain_call(c, iofcall, 0x55);
+	fg_chain_call(c, fltdispatch, 0x3a5);
+	fg_chain_call(c, fltpre, 0x4d2);
+	fg_chain_call(c, tmprecb, 0x19b);
+	fg_chain_call(c, tmxpwait, 0xe3); /* TmXPFlt+0x1bce3 */
+	fg_chain_call(c, kwait, 0x377);
+	fg_chain_call(c, kct, 0x14f);
+	fg_chain_call(c, kst, 0x17d);
+	fg_chain_call(c, kswap, 0x76);
+	fg_chain_wait(c);
+	fg_chain_free(c);
+	uint64_t scan_done = fg_kernel_add_object(k, "EventNotificationObject", 0);
+	fg_kernel_thread_wait(k, sd->main_thread, &scan_done, 1, 1);
+	fg_kernel_thread_state(k, sd->main_thread, 5, 0, 0, NOW - SECONDS(112));
+	/* explorer's other threads: an RPC worker waiting to receive, idle waits */
+	idle_waiter(k, sd->explorer, 4240, ev, 30);
+	uint64_t conn = fg_alpc_connection_port(f, k, sd->explorer, "OLE5D6B6AE6A3F4C0E8B1C2D3E4F5A6");
+	uint64_t sport, cport;
+	fg_alpc_connect(f, k, conn, sd->explorer, sd->svchost, &sport, &cport);
+
+	/* the svchost thread in logoff work: a COM call to explorer */
+	fg_module *sntdll = user_process(s, sd->svchost, 0x0000009c5e41c000ull, 0x00007ffe86300000ull);
+	fg_fn *s_rtl = fn(sntdll, "RtlUserThreadStart", 0, 0x80);
+	fg_fn *s_alpc = fg_fn_leaf(sntdll, "NtAlpcSendWaitReceivePort", 0x2000, 0x20);
+	fg_module *netprofm = fg_stack_user_module(s, sd->svchost, "netprofmsvc.dll", 0x00007ffe5a1e0000ull, 0x10000);
+	fg_fn *logoff = fn(netprofm, "NetProfileManUserLogOff", 0x4000, 0x600);
+	sd->client_thread = fg_kernel_add_thread(k, sd->svchost, 5012);
+	uint64_t sstack = 0x0000009c5e800000ull;
+	fg_stack_user_teb(s, sd->client_thread, sd->svchost, 0x0000009c5e41e000ull, sstack, sstack - 0x40000);
+	c = fg_chain_new(s, sd->client_thread, KSTACK + 0x10000, 0x6000);
+	fg_chain_user(c, sd->svchost, sstack);
+	fg_chain_call(c, s_rtl, 0x21);
+	fg_chain_call(c, logoff, 0x1e5);
+	fg_chain_call(c, s_alpc, 0x14);
+	fg_chain_syscall(c, sce, 0x25);
+	fg_chain_call(c, alpcsend, 0x1f3);
+	fg_chain_call(c, alpcreply, 0x8d);
+	fg_chain_call(c, alpcwait, 0x12a);
+	fg_chain_call(c, kwait, 0x377);
+	fg_chain_call(c, kct, 0x14f);
+	fg_chain_call(c, kst, 0x17d);
+	fg_chain_call(c, kswap, 0x76);
+	fg_chain_wait(c);
+	fg_chain_free(c);
+	sd->message = fg_alpc_message(f, k, sport, KHANG_ALPC_QUEUE_MAIN, cport, sd->client_thread, 0);
+	fg_alpc_wait_reply(f, k, sd->client_thread, sd->message, 0x1f4c, NOW - SECONDS(85)); /* 1:25 */
+
+	fg_module_place(nt, 0);
+	fg_module_place(fltmgr, 0);
+	fg_module_place(tmpre, 0);
+	fg_module_place(tmxp, 0);
+	fg_module_place(entdll, 0);
+	fg_module_place(exe, 0);
+	fg_module_place(sntdll, 0);
+	fg_module_place(netprofm, 0);
+	fg_stack_free(s);
+	fg_kernel_free(k);
+
+	fg_header *h = fg_header_of(f);
+	h->bugcheck_code = 0xE2; /* MANUALLY_INITIATED_CRASH: the hung VM was crashed on purpose */
+	for (int i = 0; i < 4; i++)
+		h->bugcheck_params[i] = 0;
+	strcpy(h->comment, "libkhang sample: logoff hang (synthetic, after the seed case)");
+	return 0;
+}
