@@ -20,6 +20,7 @@ typedef struct cli_opts {
 	bool json;             /* --json */
 	bool verbose;          /* -v */
 	const char *isf;       /* --isf FILE: layout for an unknown kernel */
+	const char *image_path;/* --image-path DIRS: module images (':'-separated directories or symbol stores) */
 	int argc;              /* remaining arguments after the dump */
 	char **argv;
 } cli_opts;
@@ -59,6 +60,7 @@ void json_kv_hex(json_out *j, const char *k, uint64_t v);
 void json_kv_bool(json_out *j, const char *k, bool v);
 
 /* ---- commands ----------------------------------------------------------------- */
+int cmd_analyze(const cli_opts *o);
 int cmd_info(const cli_opts *o);
 int cmd_modules(const cli_opts *o);
 int cmd_cpus(const cli_opts *o);
@@ -68,5 +70,8 @@ int cmd_prcb(const cli_opts *o);
 int cmd_ps(const cli_opts *o);
 int cmd_threads(const cli_opts *o);
 int cmd_thread(const cli_opts *o);
+int cmd_alpc(const cli_opts *o);
+int cmd_stack(const cli_opts *o);
+int cmd_stacks(const cli_opts *o);
 
 #endif /* KHANG_CLI_H */

@@ -12,6 +12,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+	{ "analyze", cmd_analyze, "DUMP", "why the system hangs: verdict, evidence, checks (--dot FILE, --long-wait MS)" },
 	{ "info", cmd_info, "DUMP", "dump header, kernel, layout and its validation" },
 	{ "modules", cmd_modules, "DUMP", "loaded kernel modules (like lm)" },
 	{ "cpus", cmd_cpus, "DUMP", "processors and what runs on them (like !cpuinfo, !running)" },
@@ -21,6 +22,9 @@ static const command commands[] = {
 	{ "ps", cmd_ps, "DUMP", "active processes (like !process 0 0, !mex.p)" },
 	{ "threads", cmd_threads, "DUMP [-p P]", "threads, of process P (PID or name) (like !mex.lt)" },
 	{ "thread", cmd_thread, "DUMP ADDR", "one thread and what it waits on (like !thread)" },
+	{ "stack", cmd_stack, "DUMP THREAD", "a thread's call stack (like kn)" },
+	{ "stacks", cmd_stacks, "DUMP [OPTS]", "all stacks; --unique groups them (like !us, !mex.us); -p P, --module M, --symbol S" },
+	{ "alpc", cmd_alpc, "DUMP [-p P]", "ALPC ports, of process P (like !alpc /lpp); --waits: ALPC waits (like !lpcwait)" },
 };
 
 static void usage(FILE *f)
@@ -35,6 +39,8 @@ static void usage(FILE *f)
 	           "  -v          more detail\n"
 	           "  --isf FILE  kernel layout (Volatility 3 ISF .json/.json.xz) for a kernel\n"
 	           "              the built-in tables do not know\n"
+	           "  --image-path DIRS  module images for unwinding: ':'-separated directories,\n"
+	           "              flat or symbol stores (name/TIMESTAMPSIZE/name)\n"
 	           "  --version   print the version\n\n"
 	           "exit status: 0 success, 2 error (bad arguments or unreadable dump)\n");
 }
@@ -71,6 +77,8 @@ int main(int argc, char **argv)
 			o.verbose = true;
 		else if (strcmp(argv[i], "--isf") == 0 && i + 1 < argc)
 			o.isf = argv[++i];
+		else if (strcmp(argv[i], "--image-path") == 0 && i + 1 < argc)
+			o.image_path = argv[++i];
 		else if (!o.dump)
 			o.dump = argv[i];
 		else

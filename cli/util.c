@@ -18,6 +18,7 @@ khang_source *cli_open(const cli_opts *o)
 		}
 		so.layout = cli_layout;
 	}
+	so.image_path = o->image_path;
 	if (khang_source_open(&src, o->dump, &so) < 0) {
 		fprintf(stderr, "khang: %s\n", khang_error_last());
 		khang_layout_free(cli_layout);

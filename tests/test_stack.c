@@ -80,8 +80,8 @@ static void test_real_unwind(void **state)
 	khang_source_free(src);
 }
 
-/* Without the image path the images are not in the triage dump: the walk
- * stops at once and says why. */
+/* Without the image path the images are not in the triage dump: without
+ * scanning the walk stops at once and says why. */
 static void test_real_no_images(void **state)
 {
 	char path[1024];
@@ -96,9 +96,23 @@ static void test_real_no_images(void **state)
 	khang_source_info in = KHANG_SOURCE_INFO_INIT;
 	khang_source_get_info(&in, src);
 	khang_stack *st;
-	assert_int_equal(khang_stack_walk_context(&st, src, in.bugcheck_params[3], NULL), 0);
+	khang_stack_opts so = KHANG_STACK_OPTS_INIT;
+	so.flags = KHANG_STACK_NO_SCAN;
+	assert_int_equal(khang_stack_walk_context(&st, src, in.bugcheck_params[3], &so), 0);
 	assert_int_equal(khang_stack_frame_count(st), 1);
+	assert_int_equal(khang_stack_end(st), KHANG_STACK_END_NO_UNWIND);
 	assert_non_null(strstr(khang_stack_end_reason(st), "amdppm"));
+	khang_stack_free(st);
+	/* By default the stack is scanned for return addresses that follow a
+	 * call in the code pages the triage dump holds: the next one is frame 9
+	 * (amdppm!WriteGenAddrEx+0x6b), found as a lower-confidence frame. */
+	assert_int_equal(khang_stack_walk_context(&st, src, in.bugcheck_params[3], NULL), 0);
+	assert_true(khang_stack_frame_count(st) > 1);
+	khang_frame f;
+	assert_int_equal(khang_stack_frame(&f, st, 1), 0);
+	assert_int_equal(f.kind, KHANG_FRAME_SCAN);
+	assert_int_equal(f.ip, 0xfffff8048b58313full);
+	assert_int_equal(f.sp, 0xffff850429892150ull);
 	khang_stack_free(st);
 	khang_source_free(src);
 }

@@ -74,7 +74,10 @@ typedef struct khang_verdict_opts {
  */
 KHANG_API int khang_hang_verdict(khang_verdict **out, khang_source *src, const khang_verdict_opts *opts);
 
-/** @brief Free a verdict (NULL allowed). */
+/**
+ * @brief Free a verdict.
+ * @param v the verdict, or NULL (nothing happens)
+ */
 KHANG_API void khang_verdict_free(khang_verdict *v);
 
 /**

@@ -544,10 +544,23 @@ static bool is_inbox(const char *name)
  * up to and including the first third-party frame, as "sym <- sym ...". */
 typedef struct blocked_in {
 	char module[64];
-	char frames[384];
+	char frames[768];
 	bool walked;
 } blocked_in;
 
+/* nt's wait plumbing, left out of the key frames */
+static bool plumbing(const char *sym)
+{
+	static const char *const names[] = { "nt!KiSwapContext", "nt!KiSwapThread", "nt!KiCommitThreadWait" };
+	for (size_t i = 0; i < KH_ARRAY_SIZE(names); i++)
+		if (!strncmp(sym, names[i], strlen(names[i])))
+			return true;
+	return false;
+}
+
+/* The first third-party module on a thread's stack (innermost first) and
+ * the key frames around it: from the wait up to the system call or
+ * dispatch entry (at most 12 frames), as "sym <- sym <- ...". */
 static void find_blocked_in(state *s, const khang_thread *t, blocked_in *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -555,24 +568,26 @@ static void find_blocked_in(state *s, const khang_thread *t, blocked_in *out)
 	if (khang_stack_walk(&st, t, NULL) < 0)
 		return;
 	out->walked = true;
-	size_t n = khang_stack_frame_count(st), used = 0;
-	bool found = false;
-	for (size_t i = 0; i < n && !found; i++) {
+	size_t n = khang_stack_frame_count(st), used = 0, kept = 0;
+	for (size_t i = 0; i < n && kept < 12; i++) {
 		khang_frame f;
 		const khang_module *m;
 		char sym[128];
-		if (khang_stack_frame(&f, st, i) < 0)
-			break;
+		if (khang_stack_frame(&f, st, i) < 0 || f.ip < (s->src->info.arch == KHANG_ARCH_X86 ? 0x80000000ull
+		                                                                                     : 0xffff800000000000ull))
+			break; /* user mode: the kernel part is what blocks */
 		khang_source_symbolize(sym, sizeof(sym), s->src, f.ip);
-		bool third = khang_source_module_at(&m, s->src, f.ip) == 0 && !is_inbox(khang_module_name(m));
-		if (third) {
+		if (!out->module[0] && khang_source_module_at(&m, s->src, f.ip) == 0 && !is_inbox(khang_module_name(m)))
 			kh_copy_str(out->module, sizeof(out->module), khang_module_name(m));
-			found = true;
-		}
+		if (plumbing(sym))
+			continue;
 		if (used + strlen(sym) + 5 < sizeof(out->frames))
 			used += (size_t)snprintf(out->frames + used, sizeof(out->frames) - used, "%s%s", used ? " <- " : "", sym);
+		kept++;
+		if (!strncmp(sym, "nt!KiSystemServiceCopyEnd", 25) || !strncmp(sym, "nt!KiSystemCall", 15))
+			break;
 	}
-	if (!found)
+	if (!out->module[0])
 		out->frames[0] = '\0';
 	khang_stack_free(st);
 }

@@ -269,6 +269,7 @@ static const struct {
 	{ KH_G_PsActiveProcessHead, KDBG_PSACTIVEPROCESSHEAD },
 	{ KH_G_ExpSystemResourcesList, KDBG_EXPSYSTEMRESOURCESLIST },
 	{ KH_G_MmAvailablePages, KDBG_MMAVAILABLEPAGES },
+	{ KH_G_MmNumberOfPhysicalPages, 0xF8 },
 	{ KH_G_KiProcessorBlock, KDBG_KIPROCESSORBLOCK },
 };
 

@@ -232,8 +232,16 @@ int kh_kernel_load_modules(khang_source *src, kh_kernel *k)
 	}
 	if (k->nmodules) {
 		k->by_base = kh_calloc(&src->alloc, k->nmodules, sizeof(size_t));
-		if (!k->by_base)
+		if (!k->by_base) {
+			/* forget the list so a later call tries again */
+			for (size_t i = 0; i < k->nmodules; i++)
+				kh_module_release(src, &k->modules[i]);
+			kh_free(&src->alloc, k->modules);
+			k->modules = NULL;
+			k->nmodules = 0;
+			k->modules_loaded = false;
 			return KHANG_ENOMEM;
+		}
 		for (size_t i = 0; i < k->nmodules; i++)
 			k->by_base[i] = i;
 		sort_by_base(k);

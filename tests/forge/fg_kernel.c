@@ -292,6 +292,7 @@ static void write_kdbg(fg_kernel *k, const fg_kernel_opts *o)
 	put64(b + 0x50, kptr(k, k->globals[KH_G_PsActiveProcessHead]));
 	put64(b + 0x60, kptr(k, k->globals[KH_G_ExpSystemResourcesList]));
 	put64(b + 0x78, kptr(k, k->globals[KH_G_KeTimeIncrement]));
+	put64(b + 0xF8, kptr(k, k->globals[KH_G_MmNumberOfPhysicalPages]));
 	put64(b + 0x1A8, kptr(k, k->globals[KH_G_MmAvailablePages]));
 	put64(b + 0x218, kptr(k, k->globals[KH_G_KiProcessorBlock]));
 	if (o->encode_kdbg) {

@@ -113,9 +113,9 @@ int fg_seed_new(fg_seed *sd)
 	fg_chain_call(c, winmain, 0x2c3);
 	fg_chain_call(c, e_close, 0x14);
 	fg_chain_syscall(c, sce, 0x25);
-	fg_chain_call(c, ntclose, 0x5f);
-	fg_chain_call(c, obclose, 0x13b);
-	fg_chain_call(c, iopclose, 0x21a);
+	fg_chain_call(c, ntclose, 0x3f);
+	fg_chain_call(c, obclose, 0x6b);
+	fg_chain_call(c, iopclose, 0x5a);
 	fg_chain_call(c, iofcall, 0x55);
 	fg_chain_call(c, fltdispatch, 0x3a5);
 	fg_chain_call(c, fltpre, 0x4d2);
@@ -151,9 +151,9 @@ int fg_seed_new(fg_seed *sd)
 	fg_chain_call(c, logoff, 0x1e5);
 	fg_chain_call(c, s_alpc, 0x14);
 	fg_chain_syscall(c, sce, 0x25);
-	fg_chain_call(c, alpcsend, 0x1f3);
-	fg_chain_call(c, alpcreply, 0x8d);
-	fg_chain_call(c, alpcwait, 0x12a);
+	fg_chain_call(c, alpcsend, 0x73);
+	fg_chain_call(c, alpcreply, 0x4d);
+	fg_chain_call(c, alpcwait, 0x5a);
 	fg_chain_call(c, kwait, 0x377);
 	fg_chain_call(c, kct, 0x14f);
 	fg_chain_call(c, kst, 0x17d);

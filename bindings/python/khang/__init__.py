@@ -19,12 +19,13 @@ library is found as described in ``khang._ffi`` (``KHANG_LIBRARY`` overrides).
 
 from . import _ffi
 from ._types import Arch, DumpType, LayoutCheck, LayoutSource
+from .alpc import AlpcConnection, AlpcKind, AlpcPort, AlpcQueue, AlpcWait, ProcessRef, ThreadRef
 from .dump import DumpInfo, Dump, TlbStats, TriageInfo, arch_name, dump_type_name, open
 from .errors import (EBUFSIZE, ECORRUPT, EFORMAT, EINVAL, EIO, ELIMIT, ENOMEM, ENOTFOUND,
                      ENOTPRESENT, ERANGE, EUNSUPPORTED, ITEROVER, OK, ErrorCode, KhangError)
 from .kernel import KernelInfo, Module
 from .layout import Layout
-from .stack import Frame, FrameKind, Stack
+from .stack import Frame, FrameKind, Stack, StackEnd, StackFlags, StackStart, UniqueStack
 from .verdict import Category, Check, CheckStatus, Step, StepKind, Verdict, category_name
 
 #: Version of this package (kept equal to the libkhang version it is made with).
@@ -55,7 +56,8 @@ def strerror(code):
 __all__ = [
     "Arch", "Dump", "DumpInfo", "DumpType", "ErrorCode", "Frame", "FrameKind", "KernelInfo",
     "KhangError", "Layout", "LayoutCheck", "LayoutSource", "Module", "Source", "Stack",
-    "TlbStats", "TriageInfo",
+    "StackEnd", "StackFlags", "StackStart", "TlbStats", "TriageInfo", "UniqueStack",
+    "AlpcConnection", "AlpcKind", "AlpcPort", "AlpcQueue", "AlpcWait", "ProcessRef", "ThreadRef",
     "arch_name", "dump_type_name", "library_path", "library_version",
     "library_version_info", "open", "strerror",
     "OK", "EINVAL", "ENOMEM", "EIO", "EFORMAT", "ECORRUPT", "EUNSUPPORTED",

@@ -372,11 +372,27 @@ class Dump:
                 raise
             return _kernel.Module(self, m.value)
 
-    def walk_stack(self, context_va, *, max_frames=0):
-        """Walk the call stack from an x64 CONTEXT record stored in the dump
+    def walk_stack(self, context_va, *, max_frames=0, flags=0):
+        """Walk the call stack from a CONTEXT record stored in the dump
         (e.g. the one a bugcheck parameter points to): a :class:`~khang.Stack`
-        of :class:`~khang.Frame` (0 ``max_frames``: the library's default)."""
-        return _stack.walk_context(self, context_va, max_frames)
+        of :class:`~khang.Frame` (0 ``max_frames``: the library's default;
+        ``flags``: :class:`~khang.StackFlags`)."""
+        return _stack.walk_context(self, context_va, max_frames, flags)
+
+    def thread_stack(self, thread, *, max_frames=0, flags=0):
+        """The call stack of the thread at ETHREAD address ``thread``, from
+        its saved switch frame or, running, its processor's context, through
+        trap frames into user mode: a :class:`~khang.Stack` (``flags``:
+        :class:`~khang.StackFlags`)."""
+        return _stack.walk_thread(self, thread, max_frames, flags)
+
+    def unique_stacks(self, *, process=None, pid=None, module=None, symbol=None, max_frames=0, flags=0):
+        """Threads grouped by identical stacks, like !us / !mex.us: a list of
+        :class:`~khang.UniqueStack` (threads, stack), largest group first.
+        Limit to one process (EPROCESS address ``process`` or ``pid``), or to
+        stacks with a frame in a module / whose text holds ``module`` /
+        ``symbol`` (case-insensitive)."""
+        return _stack.unique_stacks(self, process, pid, module, symbol, max_frames, flags)[0]
 
     def symbolize(self, va):
         """``va`` as WinDbg names it: "nt!KeWaitForSingleObject+0x377",
@@ -397,6 +413,28 @@ class Dump:
         ``checks`` made and ``to_json()``. Thresholds in ms (0: defaults)."""
         from .verdict import hang_verdict
         return hang_verdict(self, long_wait_ms, ready_wait_ms)
+
+    # ---- ALPC ------------------------------------------------------------------
+    def alpc_ports(self, process=None):
+        """Every ALPC port, or those of one process (a PID, an image name or
+        a :class:`~khang.ProcessRef`), in the kernel's port list order: a
+        list of :class:`~khang.AlpcPort` with ``skipped`` (like !alpc /lpp)."""
+        from .alpc import ports
+        return ports(self, process)
+
+    def alpc_waits(self):
+        """Every thread waiting for an ALPC reply, grouped by server process
+        and connection port: a list of :class:`~khang.AlpcWait` with
+        ``skipped`` (like !lpcwait)."""
+        from .alpc import waits
+        return waits(self)
+
+    def alpc_wait(self, thread):
+        """The ALPC reply the thread at ETHREAD address ``thread`` (or a
+        :class:`~khang.ThreadRef`) waits for: an :class:`~khang.AlpcWait`,
+        or None when it waits for none."""
+        from .alpc import thread_wait
+        return thread_wait(self, thread)
 
 
 def open(path, **options):  # noqa: A001 (mirrors the builtin on purpose)
