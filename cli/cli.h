@@ -32,6 +32,11 @@ void cli_close(khang_source *src);
 /* Print the source's warnings to stderr ("warning: ..."). */
 void cli_print_warnings(khang_source *src);
 
+/* An address as WinDbg writes them (hex, optional 0x, optional `). */
+bool cli_parse_address(const char *s, uint64_t *out);
+/* A PID or TID: decimal, 0x... hex, or 0n... decimal. */
+bool cli_parse_pid(const char *s, uint64_t *out);
+
 /* ---- a small streaming JSON writer (stdout) ------------------------------ */
 typedef struct json_out {
 	FILE *f;

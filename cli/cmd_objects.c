@@ -154,46 +154,7 @@ static const char *xnum(char *buf, size_t len, int64_t x)
 	return buf;
 }
 
-/* Parse an address as WinDbg writes them: hex, optional 0x, optional ` */
-static bool parse_address(const char *s, uint64_t *out)
-{
-	char clean[40];
-	size_t n = 0;
-	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
-		s += 2;
-	for (; *s; s++) {
-		if (*s == '`')
-			continue;
-		if (!isxdigit((unsigned char)*s) || n + 1 >= sizeof(clean))
-			return false;
-		clean[n++] = *s;
-	}
-	clean[n] = '\0';
-	if (!n || n > 16)
-		return false;
-	*out = strtoull(clean, NULL, 16);
-	return true;
-}
 
-/* A PID: decimal, 0x... hex, or 0n... decimal (WinDbg). */
-static bool parse_pid(const char *s, uint64_t *out)
-{
-	char *end;
-	int base = 10;
-	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		base = 16;
-		s += 2;
-	} else if (s[0] == '0' && s[1] == 'n') {
-		s += 2;
-	}
-	if (!*s)
-		return false;
-	for (const char *p = s; *p; p++)
-		if (base == 10 ? !isdigit((unsigned char)*p) : !isxdigit((unsigned char)*p))
-			return false;
-	*out = strtoull(s, &end, base);
-	return *end == '\0';
-}
 
 /* ---- a text table with aligned columns (like Mex) ------------------------------ */
 
@@ -571,7 +532,7 @@ int cmd_ready(const cli_opts *o)
 static int processor_arg(view *v, const char *cmd, const khang_processor **out)
 {
 	uint64_t n;
-	if (v->argc < 1 || !parse_pid(v->argv[0], &n) || n > UINT32_MAX) {
+	if (v->argc < 1 || !cli_parse_pid(v->argv[0], &n) || n > UINT32_MAX) {
 		fprintf(stderr, "usage: khang %s DUMP N   (N: processor number)\n", cmd);
 		return 2;
 	}
@@ -842,7 +803,7 @@ static int select_processes(view *v, const khang_process ***out, size_t *count)
 	const char *want = v->argv[1];
 	uint64_t pid;
 	const khang_process *p;
-	if (parse_pid(want, &pid)) {
+	if (cli_parse_pid(want, &pid)) {
 		if (khang_process_by_pid(&p, v->src, pid) < 0) {
 			fprintf(stderr, "khang: %s\n", khang_error_last());
 			return 2;
@@ -1005,7 +966,7 @@ int cmd_thread(const cli_opts *o)
 	char b[8][48];
 	if (!view_open(&v, o))
 		return 2;
-	if (v.argc != 1 || !parse_address(v.argv[0], &va)) {
+	if (v.argc != 1 || !cli_parse_address(v.argv[0], &va)) {
 		fprintf(stderr, "usage: khang thread DUMP ADDRESS   (the ETHREAD address, hex)\n");
 		view_close(&v);
 		return 2;

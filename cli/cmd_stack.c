@@ -79,44 +79,7 @@ static const char *ptr(char *buf, size_t len, const sview *v, uint64_t x)
 	return buf;
 }
 
-static bool parse_address(const char *s, uint64_t *out)
-{
-	char clean[40];
-	size_t n = 0;
-	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
-		s += 2;
-	for (; *s; s++) {
-		if (*s == '`')
-			continue;
-		if (!isxdigit((unsigned char)*s) || n + 1 >= sizeof(clean))
-			return false;
-		clean[n++] = *s;
-	}
-	clean[n] = '\0';
-	if (!n || n > 16)
-		return false;
-	*out = strtoull(clean, NULL, 16);
-	return true;
-}
 
-static bool parse_pid(const char *s, uint64_t *out)
-{
-	char *end;
-	int base = 10;
-	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		base = 16;
-		s += 2;
-	} else if (s[0] == '0' && s[1] == 'n') {
-		s += 2;
-	}
-	if (!*s)
-		return false;
-	for (const char *p = s; *p; p++)
-		if (base == 10 ? !isdigit((unsigned char)*p) : !isxdigit((unsigned char)*p))
-			return false;
-	*out = strtoull(s, &end, base);
-	return *end == '\0';
-}
 
 /* Arguments after the dump; opens the dump. false on a usage error or an
  * unreadable dump (message printed). */
@@ -270,7 +233,7 @@ int cmd_stack(const cli_opts *o)
 	uint64_t va;
 	if (!sview_open(&v, o, false))
 		return 2;
-	if (!parse_address(v.thread, &va)) {
+	if (!cli_parse_address(v.thread, &va)) {
 		fprintf(stderr, "usage: khang stack DUMP THREAD   (THREAD: an ETHREAD address)\n");
 		sview_close(&v);
 		return 2;
@@ -310,7 +273,7 @@ static int select_processes(sview *v, const khang_process ***out, size_t *count)
 		return 0;
 	uint64_t pid;
 	const khang_process *p;
-	if (parse_pid(v->pname, &pid)) {
+	if (cli_parse_pid(v->pname, &pid)) {
 		if (khang_process_by_pid(&p, v->src, pid) < 0) {
 			fprintf(stderr, "khang: %s\n", khang_error_last());
 			return 2;

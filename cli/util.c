@@ -1,4 +1,5 @@
 /* khang CLI: opening dumps, warnings, JSON writer. */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,4 +211,47 @@ void json_kv_bool(json_out *j, const char *k, bool v)
 {
 	json_key(j, k);
 	json_bool(j, v);
+}
+
+/* ---- argument parsing ------------------------------------------------------------ */
+
+/* Parse an address as WinDbg writes them: hex, optional 0x, optional ` */
+bool cli_parse_address(const char *s, uint64_t *out)
+{
+	char clean[40];
+	size_t n = 0;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		s += 2;
+	for (; *s; s++) {
+		if (*s == '`')
+			continue;
+		if (!isxdigit((unsigned char)*s) || n + 1 >= sizeof(clean))
+			return false;
+		clean[n++] = *s;
+	}
+	clean[n] = '\0';
+	if (!n || n > 16)
+		return false;
+	*out = strtoull(clean, NULL, 16);
+	return true;
+}
+
+/* A PID: decimal, 0x... hex, or 0n... decimal (WinDbg). */
+bool cli_parse_pid(const char *s, uint64_t *out)
+{
+	char *end;
+	int base = 10;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+	} else if (s[0] == '0' && s[1] == 'n') {
+		s += 2;
+	}
+	if (!*s)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (base == 10 ? !isdigit((unsigned char)*p) : !isxdigit((unsigned char)*p))
+			return false;
+	*out = strtoull(s, &end, base);
+	return *end == '\0';
 }
