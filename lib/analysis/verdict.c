@@ -1086,8 +1086,48 @@ static bool rule_bugcheck(state *s)
 			ap = bugchecks[i].addr_param;
 		}
 	if (hang) {
-		kh_v_check(s->v, "bugcheck", KHANG_CHECK_OK, "0x%x %s: a hang forced or detected; analysed as a hang", code,
-		           name);
+		char why[256] = "";
+		const uint64_t *p = in.bugcheck_params;
+		const khang_process *proc;
+		switch (base) {
+		case 0x133:
+			if (p[0] == 0)
+				snprintf(why, sizeof(why), "; one DPC ran too long (%llu ticks, limit %llu)",
+				         (unsigned long long)p[1], (unsigned long long)p[2]);
+			else if (p[0] == 1)
+				snprintf(why, sizeof(why), "; the processor spent too long at DISPATCH_LEVEL or above in total");
+			break;
+		case 0x101:
+			snprintf(why, sizeof(why), "; processor %llu stopped answering clock interrupts", (unsigned long long)p[3]);
+			break;
+		case 0x9F:
+			if (p[0] == 3) {
+				snprintf(why, sizeof(why), "; a device (object 0x%llx) did not complete power IRP 0x%llx in time",
+				         (unsigned long long)p[1], (unsigned long long)p[3]);
+			} else if (p[0] == 4) {
+				snprintf(why, sizeof(why), "; a power state transition timed out waiting to synchronise with PnP");
+			}
+			break;
+		case 0xEF:
+			if (khang_process_by_address(&proc, s->src, p[0]) == 0)
+				snprintf(why, sizeof(why), "; the critical process %s (PID %lld) died", khang_process_name(proc),
+				         (long long)khang_process_pid(proc));
+			else
+				snprintf(why, sizeof(why), "; a critical process (0x%llx) died", (unsigned long long)p[0]);
+			break;
+		case 0xE2:
+			snprintf(why, sizeof(why), "; the dump was forced (keyboard or debugger) on a system that hung");
+			break;
+		case 0x1C8:
+			snprintf(why, sizeof(why), "; the dump was forced by holding the power button on a system that hung");
+			break;
+		default:
+			break;
+		}
+		kh_v_check(s->v, "bugcheck", KHANG_CHECK_OK, "0x%x %s%s: analysed as a hang", code, name, why);
+		if (s->src->triage)
+			kh_v_warn(s->v, "a triage dump holds only the crashing processor, its current thread and process: "
+			                "other processors, threads, locks and ALPC waits cannot be seen");
 		return false;
 	}
 	char where[160] = "";
