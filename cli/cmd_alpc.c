@@ -16,7 +16,6 @@
  * The text formats are stable (tests compare them byte for byte); the JSON
  * documents carry "schema" and "command".
  */
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -84,26 +83,6 @@ static const char *num(char *buf, size_t len, int64_t x)
 	else
 		snprintf(buf, len, "%" PRId64, x);
 	return buf;
-}
-
-/* A PID: decimal, 0x... hex, or 0n... decimal (WinDbg). */
-static bool parse_pid(const char *s, uint64_t *out)
-{
-	char *end;
-	int base = 10;
-	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		base = 16;
-		s += 2;
-	} else if (s[0] == '0' && s[1] == 'n') {
-		s += 2;
-	}
-	if (!*s)
-		return false;
-	for (const char *p = s; *p; p++)
-		if (base == 10 ? !isdigit((unsigned char)*p) : !isxdigit((unsigned char)*p))
-			return false;
-	*out = strtoull(s, &end, base);
-	return *end == '\0';
 }
 
 static const char *proc_name(const khang_process *p)
@@ -498,7 +477,7 @@ static int find_processes(aview *v, const khang_process ***out, size_t *count)
 	const khang_process *p;
 	*out = NULL;
 	*count = 0;
-	if (parse_pid(v->process, &pid)) {
+	if (cli_parse_pid(v->process, &pid)) {
 		if (khang_process_by_pid(&p, v->src, pid) < 0) {
 			fprintf(stderr, "khang: %s\n", khang_error_last());
 			return 2;

@@ -3,10 +3,11 @@
  * bitmap dump: khang_hang_verdict() says it is an ALPC chain from the
  * svchost.exe thread to explorer.exe's main thread, blocked in TmXPFlt.sys,
  * with the checks the seed's engineer made (CPUs idle, memory fine, no
- * contended lock).
+ * contended lock). The same on Windows 7 SP1 x86 PAE (fg_seed_new_x86).
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,20 +32,25 @@ static const char *check_text(khang_verdict *v, const char *name, khang_check_st
 	return NULL;
 }
 
-static void seed(fg_format fmt)
+static void seed(fg_format fmt, bool x86)
 {
 	fg_seed sd;
 	uint8_t *buf;
 	size_t len;
 	khang_source *src;
 	khang_verdict *v;
-	assert_int_equal(fg_seed_new(&sd), 0);
+	assert_int_equal(x86 ? fg_seed_new_x86(&sd) : fg_seed_new(&sd), 0);
 	fg_write_opts wo = FG_WRITE_OPTS_INIT;
 	wo.format = fmt;
 	wo.kernel_only = 1;
 	assert_int_equal(fg_write_memory(sd.f, &buf, &len, &wo), 0);
 	assert_int_equal(khang_source_open_memory(&src, buf, len, NULL), 0);
 	assert_int_equal(khang_hang_verdict(&v, src, NULL), 0);
+	if (x86) {
+		khang_source_info si = KHANG_SOURCE_INFO_INIT;
+		assert_int_equal(khang_source_get_info(&si, src), 0);
+		assert_int_equal(si.arch, KHANG_ARCH_X86);
+	}
 	printf("  %s\n", khang_verdict_summary(v));
 	for (size_t i = 0; i < khang_verdict_step_count(v); i++) {
 		khang_verdict_step st = KHANG_VERDICT_STEP_INIT;
@@ -70,6 +76,7 @@ static void seed(fg_format fmt)
 	assert_non_null(strstr(st.text, "TmXPFlt"));
 	assert_non_null(strstr(st.text, "nt!KeWaitForSingleObject"));
 	assert_non_null(strstr(st.text, "FLTMGR"));
+	assert_null(strstr(st.text, "wWinMain")); /* the kernel part only: user mode is cut off */
 	/* what was ruled out */
 	khang_check_status cs;
 	const char *t = check_text(v, "cpu", &cs);
@@ -93,13 +100,26 @@ static void seed(fg_format fmt)
 static void test_seed_bitmap(void **state)
 {
 	(void)state;
-	seed(FG_FMT_BITMAP_KERNEL);
+	seed(FG_FMT_BITMAP_KERNEL, false);
 }
 
 static void test_seed_full(void **state)
 {
 	(void)state;
-	seed(FG_FMT_FULL);
+	seed(FG_FMT_FULL, false);
+}
+
+/* the same case on Windows 7 SP1 x86 PAE */
+static void test_seed_x86_bitmap(void **state)
+{
+	(void)state;
+	seed(FG_FMT_BITMAP_KERNEL, true);
+}
+
+static void test_seed_x86_full(void **state)
+{
+	(void)state;
+	seed(FG_FMT_FULL, true);
 }
 
 int main(void)
@@ -107,6 +127,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_seed_bitmap),
 		cmocka_unit_test(test_seed_full),
+		cmocka_unit_test(test_seed_x86_bitmap),
+		cmocka_unit_test(test_seed_x86_full),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /*
  * khang_hang_verdict() on writer-made scenarios, each with its expected
  * verdict: a two-thread mutant deadlock, a mutant chain across three
- * threads, an ERESOURCE chain, CPU starvation on two processors, an idle
+ * threads, an ERESOURCE chain, an ALPC request taken by a server thread
+ * blocked on a mutant, CPU starvation on two processors, an idle
  * healthy system, a crash bugcheck, and damaged variants that degrade with
  * warnings instead of failing. x64 Windows 10 and 7 and x86 PAE layouts.
  */
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 
 #include "khang.h"
+#include "fg_alpc.h"
 #include "fg_scenario.h"
 #include "../fuzz/json_check.h"
 
@@ -166,6 +168,52 @@ static void test_eresource_chain(void **state)
 	end(&s);
 }
 
+/* an ALPC request taken by a server thread that waits on a mutant held by
+ * another thread: the chain goes client -> server thread -> mutant owner */
+static void alpc_taken(int which)
+{
+	scen s;
+	begin(&s, which, 2);
+	uint64_t cli = fg_kernel_add_process(s.k, "client.exe", 2100, 600);
+	uint64_t srv = fg_kernel_add_process(s.k, "server.exe", 2200, 600);
+	uint64_t ct = fg_kernel_add_thread(s.k, cli, 2104);
+	uint64_t st = fg_kernel_add_thread(s.k, srv, 2204);
+	uint64_t owner = fg_kernel_add_thread(s.k, srv, 2208);
+	uint64_t conn = fg_alpc_connection_port(s.f, s.k, srv, "ServerApiPort");
+	uint64_t sport, cport;
+	fg_alpc_connect(s.f, s.k, conn, srv, cli, &sport, &cport);
+	uint64_t msg = fg_alpc_message(s.f, s.k, sport, KHANG_ALPC_QUEUE_MAIN, cport, ct, st);
+	fg_alpc_wait_reply(s.f, s.k, ct, msg, 0x2a4, TICKS - 3 * FG_TICKS_PER_MINUTE);
+	/* the server thread took it and waits on a mutant the owner holds; the
+	 * owner waits on an event nobody owns */
+	uint64_t m = fg_scn_mutant(s.k, owner);
+	uint64_t ev = fg_kernel_add_object(s.k, "EventNotificationObject", 0);
+	fg_scn_wait(s.k, st, &m, 1, TICKS, 2);
+	fg_scn_wait(s.k, owner, &ev, 1, TICKS, 4);
+	analyse(&s);
+	assert_int_equal(khang_verdict_get_category(s.v), KHANG_VERDICT_ALPC_CHAIN);
+	assert_int_equal(khang_verdict_step_count(s.v), 3);
+	expect_step_thread(&s, 0, ct);
+	expect_step_thread(&s, 1, st);
+	expect_step_thread(&s, 2, owner);
+	khang_verdict_step step = KHANG_VERDICT_STEP_INIT;
+	khang_verdict_step_at(&step, s.v, 0);
+	assert_non_null(strstr(step.text, "took the message"));
+	assert_null(strstr(step.text, "no server thread"));
+	khang_verdict_step_at(&step, s.v, 1);
+	assert_int_equal(step.object, m);
+	assert_non_null(strstr(step.text, "held by thread"));
+	assert_int_equal(khang_thread_address(khang_verdict_culprit_thread(s.v)), owner);
+	assert_string_equal(khang_process_name(khang_verdict_culprit_process(s.v)), "server.exe");
+	const char *sum = khang_verdict_summary(s.v);
+	assert_non_null(strstr(sum, "client.exe"));
+	assert_non_null(strstr(sum, "server.exe"));
+	end(&s);
+}
+
+static void test_alpc_taken_w10(void **state) { (void)state; alpc_taken(0); }
+static void test_alpc_taken_x86(void **state) { (void)state; alpc_taken(2); }
+
 /* two busy processors; ready threads waited for seconds */
 static void test_cpu_starvation(void **state)
 {
@@ -275,6 +323,8 @@ int main(void)
 		cmocka_unit_test(test_mutant_chain_w10),
 		cmocka_unit_test(test_mutant_chain_x86),
 		cmocka_unit_test(test_eresource_chain),
+		cmocka_unit_test(test_alpc_taken_w10),
+		cmocka_unit_test(test_alpc_taken_x86),
 		cmocka_unit_test(test_cpu_starvation),
 		cmocka_unit_test(test_idle_healthy),
 		cmocka_unit_test(test_crash),

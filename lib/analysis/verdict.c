@@ -964,7 +964,18 @@ static bool rule_alpc(state *s)
 		             (long long)khang_thread_tid(best.thread), duration(d, sizeof(d), best.wait_ms), server,
 		             (unsigned long long)khang_thread_address(s->v->culprit_thread),
 		             kh_v_thread_label(s->v->culprit_thread, lab, sizeof(lab)), s->v->culprit_module);
-	else
+	else if (s->v->culprit_thread && s->v->culprit_thread != best.thread) {
+		/* the chain ends at a thread: name it and what it does */
+		int32_t ci = thread_index(s, s->v->culprit_thread);
+		char head[256] = "";
+		if (ci >= 0)
+			describe_head(s, &s->t[ci], head, sizeof(head));
+		kh_v_summary(s->v, "%s thread %lld has waited %s for an ALPC reply from %s; the chain ends at thread 0x%llx (%s)%s%s",
+		             best.client_process ? khang_process_name(best.client_process) : "?",
+		             (long long)khang_thread_tid(best.thread), duration(d, sizeof(d), best.wait_ms), server,
+		             (unsigned long long)khang_thread_address(s->v->culprit_thread),
+		             kh_v_thread_label(s->v->culprit_thread, lab, sizeof(lab)), head[0] ? ", which " : "", head);
+	} else
 		kh_v_summary(s->v, "%s thread %lld has waited %s for an ALPC reply from %s%s",
 		             best.client_process ? khang_process_name(best.client_process) : "?",
 		             (long long)khang_thread_tid(best.thread), duration(d, sizeof(d), best.wait_ms), server,

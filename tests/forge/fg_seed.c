@@ -3,6 +3,7 @@
 
 #include "fg_alpc.h"
 #include "fg_seed.h"
+#include "layout/layout.h"
 
 #define UW FG_UW
 #define NOW 2000000u                        /* KUSER_SHARED_DATA tick count */
@@ -33,6 +34,15 @@ static void idle_waiter(fg_kernel *k, uint64_t proc, uint32_t tid, uint64_t even
 	fg_kernel_thread_wait(k, t, &event, 1, 1);
 	fg_kernel_thread_state(k, t, 5, (unsigned)fg_kernel_enum(k, KH_E_KWAIT_REASON, "UserRequest"), 1,
 	                       NOW - SECONDS(seconds));
+}
+
+static void finish_header(fg_forge *f, const char *comment)
+{
+	fg_header *h = fg_header_of(f);
+	h->bugcheck_code = 0xE2; /* MANUALLY_INITIATED_CRASH: the hung VM was crashed on purpose */
+	for (int i = 0; i < 4; i++)
+		h->bugcheck_params[i] = 0;
+	strcpy(h->comment, comment);
 }
 
 int fg_seed_new(fg_seed *sd)
@@ -174,10 +184,155 @@ int fg_seed_new(fg_seed *sd)
 	fg_stack_free(s);
 	fg_kernel_free(k);
 
-	fg_header *h = fg_header_of(f);
-	h->bugcheck_code = 0xE2; /* MANUALLY_INITIATED_CRASH: the hung VM was crashed on purpose */
-	for (int i = 0; i < 4; i++)
-		h->bugcheck_params[i] = 0;
-	strcpy(h->comment, "libkhang sample: logoff hang (synthetic, after the seed case)");
+	finish_header(f, "libkhang sample: logoff hang (synthetic, after the seed case)");
+	return 0;
+}
+
+/* ---- the same case on x86 (Windows 7 SP1 PAE) ---------------------------------- */
+
+#define FLTMGR_X86 0x8b200000ull
+#define TMPREFLT_X86 0x8b400000ull
+#define TMXPFLT_X86 0x8b600000ull
+#define KSTACK_X86 0x9a000000ull
+
+/* an x86 function with an ebp frame of locals bytes */
+static fg_fn *fn86(fg_module *m, const char *name, uint32_t rva, uint32_t size, uint32_t locals)
+{
+	return fg_fn_x86(m, name, rva, size, locals, true);
+}
+
+int fg_seed_new_x86(fg_seed *sd)
+{
+	kh_layout_candidate cand[4];
+	memset(sd, 0, sizeof(*sd));
+	if (kh_layout_builtin_candidates(KHANG_ARCH_X86, 7601, 1, cand, 4) == 0)
+		return -1;
+	fg_forge *f = fg_new(FG_X86_PAE, 1u << 20); /* 4 GiB of RAM */
+	fg_kernel_opts o = { 0 };
+	o.ncpus = 4;
+	o.tick_count = NOW;
+	fg_kernel *k = fg_kernel_new(f, cand[0].layout, &o);
+	fg_stack *s = fg_stack_new(f, k);
+	sd->f = f;
+
+	/* memory: 4 GiB, 3.1 GiB available (PFN_NUMBER is 32 bits) */
+	uint32_t phys = 1048416, avail = 812345;
+	fg_kernel_write(k, fg_kernel_global(k, KH_G_MmNumberOfPhysicalPages), &phys, 4);
+	fg_kernel_write(k, fg_kernel_global(k, KH_G_MmAvailablePages), &avail, 4);
+
+	/* nt: the x86 layouts give no function RVAs, so ours (exported) */
+	fg_module *nt = fg_stack_nt(s);
+	fg_fn *kswap = fg_fn_x86(nt, "KiSwapContext", 0x40000, 0x40, 0, false);
+	fg_fn *kst = fn86(nt, "KiSwapThread", 0x40100, 0x200, 0x20);
+	fg_fn *kct = fn86(nt, "KiCommitThreadWait", 0x40400, 0x200, 0x18);
+	fg_fn *kwait = fn86(nt, "KeWaitForSingleObject", 0x40800, 0x400, 0x2c);
+	fg_fn *fce = fn86(nt, "KiFastCallEntry", 0x41000, 0x200, 0);
+	fg_fn *ntclose = fn86(nt, "NtClose", 0x41400, 0x100, 0x10);
+	fg_fn *obclose = fn86(nt, "ObpCloseHandle", 0x41600, 0x200, 0x28);
+	fg_fn *iopclose = fn86(nt, "IopCloseFile", 0x41a00, 0x300, 0x30);
+	fg_fn *iofcall = fn86(nt, "IofCallDriver", 0x42000, 0x100, 0);
+	fg_fn *alpcsend = fn86(nt, "NtAlpcSendWaitReceivePort", 0x42400, 0x400, 0x60);
+	fg_fn *alpcwait = fn86(nt, "AlpcpSignalAndWait", 0x42c00, 0x200, 0x14);
+	fg_fn *alpcreply = fn86(nt, "AlpcpReceiveSynchronousReply", 0x43000, 0x200, 0x1c);
+
+	/* the filter stack */
+	fg_module *fltmgr = fg_stack_module(s, "FLTMGR.SYS", FLTMGR_X86, 0x20000);
+	fg_fn *fltdispatch = fn86(fltmgr, "FltpDispatch", 0x1000, 0x400, 0x10);
+	fg_fn *fltpre = fn86(fltmgr, "FltpPerformPreCallbacks", 0x3000, 0x600, 0x44);
+	fg_module *tmpre = fg_stack_module(s, "TmPreFlt.sys", TMPREFLT_X86, 0x10000);
+	fg_fn *tmprecb = fn86(tmpre, "TmpPreCleanup", 0x2400, 0x300, 0x20);
+	fg_module *tmxp = fg_stack_module(s, "TmXPFlt.sys", TMXPFLT_X86, 0x40000);
+	fg_fn *tmxpwait = fn86(tmxp, "TmXPFltWaitForScan", 0x1bc00, 0x200, 0x1c);
+	sd->tmxpflt_base = TMXPFLT_X86;
+
+	/* processes */
+	uint64_t ev = fg_kernel_add_object(k, "EventSynchronizationObject", 0);
+	uint64_t smss = fg_kernel_add_process(k, "smss.exe", 356, 4);
+	idle_waiter(k, smss, 360, ev, 3600);
+	uint64_t csrss = fg_kernel_add_process(k, "csrss.exe", 512, 504);
+	idle_waiter(k, csrss, 516, ev, 3500);
+	uint64_t winlogon = fg_kernel_add_process(k, "winlogon.exe", 588, 504);
+	idle_waiter(k, winlogon, 592, ev, 95);
+	sd->svchost = fg_kernel_add_process(k, "svchost.exe", 1044, 684);
+	idle_waiter(k, sd->svchost, 1048, ev, 600);
+	sd->explorer = fg_kernel_add_process(k, "explorer.exe", 4232, 4200);
+
+	/* explorer's main thread: WinMain -> NtClose -> ... -> TmXPFlt -> wait */
+	fg_stack_user_process(s, sd->explorer, 0x7ffdf000u);
+	fg_module *entdll = fg_stack_user_module(s, sd->explorer, "ntdll.dll", 0x77000000u, 0x8000);
+	fg_fn *e_rtl = fn86(entdll, "RtlUserThreadStart", 0, 0x80, 0x10);
+	fg_fn *e_close = fn86(entdll, "NtClose", 0, 0x40, 0);
+	fg_module *exe = fg_stack_user_module(s, sd->explorer, "explorer.exe", 0x00e30000u, 0x10000);
+	fg_fn *winmain = fn86(exe, "wWinMain", 0x1000, 0x800, 0x120);
+	sd->main_thread = fg_kernel_add_thread(k, sd->explorer, 4236);
+	fg_kernel_set(k, sd->main_thread, KH_F_ETHREAD_CreateTime, 132400000000000000ull);
+	fg_kernel_set(k, sd->main_thread, KH_F_KTHREAD_Win32Thread, 0xfe41c010u);
+	fg_stack_user_teb(s, sd->main_thread, sd->explorer, 0x7ffde000u, 0x00200000u, 0x00100000u);
+	fg_chain *c = fg_chain_new(s, sd->main_thread, KSTACK_X86, 0x3000);
+	fg_chain_user(c, sd->explorer, 0x00200000u);
+	fg_chain_call(c, e_rtl, 0x22);
+	fg_chain_call(c, winmain, 0x2c3);
+	fg_chain_call(c, e_close, 0xc);
+	fg_chain_syscall(c, fce, 0x12a);
+	fg_chain_call(c, ntclose, 0x3f);
+	fg_chain_call(c, obclose, 0x6b);
+	fg_chain_call(c, iopclose, 0x5a);
+	fg_chain_call(c, iofcall, 0x55);
+	fg_chain_call(c, fltdispatch, 0x3a5);
+	fg_chain_call(c, fltpre, 0x4d2);
+	fg_chain_call(c, tmprecb, 0x19b);
+	fg_chain_call(c, tmxpwait, 0xe3); /* TmXPFlt+0x1bce3 */
+	fg_chain_call(c, kwait, 0x377);
+	fg_chain_call(c, kct, 0x14f);
+	fg_chain_call(c, kst, 0x17d);
+	fg_chain_call(c, kswap, 0x26);
+	fg_chain_wait(c);
+	fg_chain_free(c);
+	uint64_t scan_done = fg_kernel_add_object(k, "EventNotificationObject", 0);
+	fg_kernel_thread_wait(k, sd->main_thread, &scan_done, 1, 1);
+	fg_kernel_thread_state(k, sd->main_thread, 5, 0, 0, NOW - SECONDS(112));
+	idle_waiter(k, sd->explorer, 4240, ev, 30);
+	uint64_t conn = fg_alpc_connection_port(f, k, sd->explorer, "OLE5D6B6AE6A3F4C0E8B1C2D3E4F5A6");
+	uint64_t sport, cport;
+	fg_alpc_connect(f, k, conn, sd->explorer, sd->svchost, &sport, &cport);
+
+	/* the svchost thread in logoff work: a COM call to explorer */
+	fg_stack_user_process(s, sd->svchost, 0x7ffd8000u);
+	fg_module *sntdll = fg_stack_user_module(s, sd->svchost, "ntdll.dll", 0x77000000u, 0x8000);
+	fg_fn *s_rtl = fn86(sntdll, "RtlUserThreadStart", 0, 0x80, 0x10);
+	fg_fn *s_alpc = fn86(sntdll, "NtAlpcSendWaitReceivePort", 0x2000, 0x40, 0);
+	fg_module *netprofm = fg_stack_user_module(s, sd->svchost, "netprofmsvc.dll", 0x6e1e0000u, 0x10000);
+	fg_fn *logoff = fn86(netprofm, "NetProfileManUserLogOff", 0x4000, 0x600, 0x48);
+	sd->client_thread = fg_kernel_add_thread(k, sd->svchost, 5012);
+	fg_stack_user_teb(s, sd->client_thread, sd->svchost, 0x7ffd7000u, 0x01800000u, 0x01700000u);
+	c = fg_chain_new(s, sd->client_thread, KSTACK_X86 + 0x10000, 0x3000);
+	fg_chain_user(c, sd->svchost, 0x01800000u);
+	fg_chain_call(c, s_rtl, 0x22);
+	fg_chain_call(c, logoff, 0x1e5);
+	fg_chain_call(c, s_alpc, 0xc);
+	fg_chain_syscall(c, fce, 0x12a);
+	fg_chain_call(c, alpcsend, 0x73);
+	fg_chain_call(c, alpcreply, 0x4d);
+	fg_chain_call(c, alpcwait, 0x5a);
+	fg_chain_call(c, kwait, 0x377);
+	fg_chain_call(c, kct, 0x14f);
+	fg_chain_call(c, kst, 0x17d);
+	fg_chain_call(c, kswap, 0x26);
+	fg_chain_wait(c);
+	fg_chain_free(c);
+	sd->message = fg_alpc_message(f, k, sport, KHANG_ALPC_QUEUE_MAIN, cport, sd->client_thread, 0);
+	fg_alpc_wait_reply(f, k, sd->client_thread, sd->message, 0x1f4c, NOW - SECONDS(85)); /* 1:25 */
+
+	fg_module_place(nt, 0);
+	fg_module_place(fltmgr, 0);
+	fg_module_place(tmpre, 0);
+	fg_module_place(tmxp, 0);
+	fg_module_place(entdll, 0);
+	fg_module_place(exe, 0);
+	fg_module_place(sntdll, 0);
+	fg_module_place(netprofm, 0);
+	fg_stack_free(s);
+	fg_kernel_free(k);
+	finish_header(f, "libkhang sample: logoff hang, x86 (synthetic, after the seed case)");
 	return 0;
 }

@@ -26,5 +26,9 @@ typedef struct fg_seed {
  * 5278AFF86C341677D7D7835C85B7B844-1). Returns 0, or -1 if the layout is
  * missing. Free with fg_free(seed->f). */
 int fg_seed_new(fg_seed *seed);
+/* The same case on the built-in layout of Windows 7 SP1 x86 PAE (build
+ * 7601; no symbols: nt's functions are named by exports of the forged
+ * image). Returns 0, or -1 if the layout is missing. */
+int fg_seed_new_x86(fg_seed *seed);
 
 #endif /* FG_SEED_H */

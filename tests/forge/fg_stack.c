@@ -269,6 +269,9 @@ static fg_fn *new_fn(fg_module *m, const char *name, uint32_t rva, uint32_t size
 		die("out of memory");
 	f->m = m;
 	snprintf(f->name, sizeof(f->name), "%s", name);
+	/* nt at an RVA of our own (layouts without function RVAs, such as the
+	 * x86 by-build ones): exported, so that the dump names it */
+	bool named = m->nt && rva;
 	if (!rva && m->nt) {
 		int id = kh_fn_lookup(name);
 		uint32_t r, sz;
@@ -289,7 +292,7 @@ static fg_fn *new_fn(fg_module *m, const char *name, uint32_t rva, uint32_t size
 	f->rva = rva;
 	f->size = size;
 	m->fns[m->nfns++] = f;
-	if (!m->nt && fg_pe_add_export(m->pe, name, rva) != 0)
+	if ((!m->nt || named) && fg_pe_add_export(m->pe, name, rva) != 0)
 		die("export");
 	return f;
 }

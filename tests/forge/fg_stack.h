@@ -68,7 +68,8 @@ fg_module *fg_stack_user_module(fg_stack *s, uint64_t process, const char *name,
  * layout's RVA of name), its UNWIND_INFO (prologue size, frame register and
  * offset/16, codes in unwind order), chained to parent when not NULL (the
  * chained part holds only its own codes). An export of that name is added
- * (not for nt). Returns the function. */
+ * (for nt only when rva is given: layouts without function RVAs, such as
+ * the x86 ones, name nt's frames from its exports). Returns the function. */
 fg_fn *fg_fn_x64(fg_module *m, const char *name, uint32_t rva, uint32_t size, uint8_t prolog, uint8_t frame_reg,
                  uint8_t frame_off16, const uint16_t *codes, unsigned ncodes, fg_fn *parent);
 /* A function without a RUNTIME_FUNCTION (x64 leaf). */

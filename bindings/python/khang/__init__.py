@@ -25,6 +25,8 @@ from .errors import (EBUFSIZE, ECORRUPT, EFORMAT, EINVAL, EIO, ELIMIT, ENOMEM, E
                      ENOTPRESENT, ERANGE, EUNSUPPORTED, ITEROVER, OK, ErrorCode, KhangError)
 from .kernel import KernelInfo, Module
 from .layout import Layout
+from .objects import (DispatcherType, Process, Processor, ProcessorSlot, ReadyEntry, Thread, ThreadState,
+                      WaitObject, WaitReason, format_duration)
 from .stack import Frame, FrameKind, Stack, StackEnd, StackFlags, StackStart, UniqueStack
 from .verdict import Category, Check, CheckStatus, Step, StepKind, Verdict, category_name
 
@@ -57,6 +59,8 @@ __all__ = [
     "Arch", "Dump", "DumpInfo", "DumpType", "ErrorCode", "Frame", "FrameKind", "KernelInfo",
     "KhangError", "Layout", "LayoutCheck", "LayoutSource", "Module", "Source", "Stack",
     "StackEnd", "StackFlags", "StackStart", "TlbStats", "TriageInfo", "UniqueStack",
+    "DispatcherType", "Process", "Processor", "ProcessorSlot", "ReadyEntry", "Thread", "ThreadState",
+    "WaitObject", "WaitReason", "format_duration",
     "AlpcConnection", "AlpcKind", "AlpcPort", "AlpcQueue", "AlpcWait", "ProcessRef", "ThreadRef",
     "arch_name", "dump_type_name", "library_path", "library_version",
     "library_version_info", "open", "strerror",

@@ -406,6 +406,65 @@ class Dump:
                     return text(buf.value)
                 size = n + 1
 
+    # ---- processors, processes, threads -------------------------------------------
+    # (khang.objects: every object handed out is a snapshot of plain values.)
+    def processors(self):
+        """Iterate the processors (:class:`~khang.Processor`), in number
+        order; ``skipped`` counts those whose KPRCB could not be read."""
+        from . import objects
+        return objects.processors(self)
+
+    def processor(self, index):
+        """Processor ``index`` (:class:`~khang.Processor`), or None."""
+        from . import objects
+        return objects.processor(self, index)
+
+    def processor_count(self):
+        """How many processors the system has."""
+        from . import objects
+        return objects.processor_count(self)
+
+    def processes(self):
+        """Iterate the processes (:class:`~khang.Process`) in
+        PsActiveProcessHead order; ``skipped`` counts damaged entries."""
+        from . import objects
+        return objects.processes(self)
+
+    def process_by_pid(self, pid):
+        """The process with this PID (:class:`~khang.Process`), or None."""
+        from . import objects
+        return objects.process_by_pid(self, pid)
+
+    def process_by_address(self, va):
+        """The process whose EPROCESS is at ``va``, or None."""
+        from . import objects
+        return objects.process_by_address(self, va)
+
+    def threads(self, process=None):
+        """Iterate every thread (:class:`~khang.Thread`), process by process,
+        or those of one process (a :class:`~khang.Process` or a PID), like
+        !mex.lt; ``skipped`` counts damaged list entries."""
+        from . import objects
+        return objects.threads(self, process)
+
+    def thread_by_tid(self, tid):
+        """The thread with this TID (:class:`~khang.Thread`), or None."""
+        from . import objects
+        return objects.thread_by_tid(self, tid)
+
+    def thread_by_address(self, va):
+        """The thread whose ETHREAD is at ``va`` (:class:`~khang.Thread`), or
+        None when no thread is there."""
+        from . import objects
+        return objects.thread_by_address(self, va)
+
+    def ready_threads(self, processor=None):
+        """The threads in ready queues (like !ready), of every processor or
+        of one (a :class:`~khang.Processor` or its index): a list of
+        :class:`~khang.ReadyEntry` with ``skipped``."""
+        from . import objects
+        return objects.ready_threads(self, processor)
+
     # ---- the verdict ---------------------------------------------------------
     def hang_verdict(self, long_wait_ms=0, ready_wait_ms=0):
         """Why the system hangs: a :class:`khang.Verdict` with ``category``,
