@@ -37,6 +37,27 @@ bool cli_parse_address(const char *s, uint64_t *out);
 /* A PID or TID: decimal, 0x... hex, or 0n... decimal. */
 bool cli_parse_pid(const char *s, uint64_t *out);
 
+/* ---- a text table with aligned columns (like Mex) ----------------------------- */
+#if defined(__GNUC__) || defined(__clang__)
+#  define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#  define CLI_PRINTF(a, b)
+#endif
+
+typedef struct cli_table {
+	size_t ncols;               /* at most 16 */
+	const char *const *heads;
+	const char *align;          /* 'l' or 'r' per column */
+	const char *indent;         /* before every line, or NULL */
+	char **cells;
+	size_t n, cap;
+} cli_table;
+
+/* Add the next cell (row by row). Exits the program on allocation failure. */
+void cli_table_cell(cli_table *t, const char *fmt, ...) CLI_PRINTF(2, 3);
+/* Print the heads, a line of '=', the rows; then empty the table. */
+void cli_table_print(cli_table *t, FILE *f);
+
 /* ---- a small streaming JSON writer (stdout) ------------------------------ */
 typedef struct json_out {
 	FILE *f;

@@ -147,86 +147,6 @@ static void json_thread_ref(json_out *j, const char *key, uint64_t va, const kha
 	json_obj_close(j);
 }
 
-/* ---- a text table with aligned columns ---------------------------------------------------- */
-
-typedef struct table {
-	size_t ncols;
-	const char *const *heads;
-	const char *align;  /* 'l' or 'r' per column */
-	const char *indent;
-	char **cells;
-	size_t n, cap;
-} table;
-
-static void table_cell(table *t, const char *fmt, ...) ALPC_PRINTF(2, 3);
-static void table_cell(table *t, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (t->n == t->cap) {
-		size_t ncap = t->cap ? t->cap * 2 : 64;
-		char **nc = realloc(t->cells, ncap * sizeof(*nc));
-		if (!nc) {
-			fprintf(stderr, "khang: out of memory\n");
-			exit(2);
-		}
-		t->cells = nc;
-		t->cap = ncap;
-	}
-	t->cells[t->n] = strdup(buf);
-	if (!t->cells[t->n]) {
-		fprintf(stderr, "khang: out of memory\n");
-		exit(2);
-	}
-	t->n++;
-}
-
-static void table_print(table *t, FILE *f)
-{
-	size_t w[16] = { 0 };
-	for (size_t c = 0; c < t->ncols; c++)
-		w[c] = strlen(t->heads[c]);
-	for (size_t i = 0; i < t->n; i++)
-		if (strlen(t->cells[i]) > w[i % t->ncols])
-			w[i % t->ncols] = strlen(t->cells[i]);
-	size_t rows = t->n / t->ncols;
-	for (size_t r = 0; r < rows + 2; r++) {
-		bool head = r == 0, line = r == 1;
-		char buf[4096];
-		size_t used = 0;
-		for (size_t c = 0; c < t->ncols; c++) {
-			const char *s = head ? t->heads[c] : line ? "" : t->cells[(r - 2) * t->ncols + c];
-			int n;
-			if (line) {
-				char eq[256];
-				size_t k = w[c] < sizeof(eq) - 1 ? w[c] : sizeof(eq) - 1;
-				memset(eq, '=', k);
-				eq[k] = '\0';
-				n = snprintf(buf + used, sizeof(buf) - used, "%s%s", c ? " " : "", eq);
-			} else if (t->align[c] == 'r') {
-				n = snprintf(buf + used, sizeof(buf) - used, "%s%*s", c ? " " : "", (int)w[c], s);
-			} else {
-				n = snprintf(buf + used, sizeof(buf) - used, "%s%-*s", c ? " " : "", (int)w[c], s);
-			}
-			if (n < 0 || (size_t)n >= sizeof(buf) - used)
-				break;
-			used += (size_t)n;
-		}
-		while (used && buf[used - 1] == ' ')
-			used--;
-		buf[used] = '\0';
-		fprintf(f, "%s%s\n", t->indent ? t->indent : "", buf);
-	}
-	for (size_t i = 0; i < t->n; i++)
-		free(t->cells[i]);
-	free(t->cells);
-	t->cells = NULL;
-	t->n = t->cap = 0;
-}
-
 /* ---- ports ------------------------------------------------------------------------------------- */
 
 static void json_port(json_out *j, const khang_alpc_port *p)
@@ -301,22 +221,22 @@ static void json_port(json_out *j, const khang_alpc_port *p)
 	json_obj_close(j);
 }
 
-static void port_row(table *t, const aview *v, const khang_alpc_port *p)
+static void port_row(cli_table *t, const aview *v, const khang_alpc_port *p)
 {
 	char b[3][40];
 	const khang_process *owner = NULL;
 	khang_alpc_port_owner(&owner, p);
-	table_cell(t, "%s", hex(b[0], 40, v, khang_alpc_port_address(p)));
-	table_cell(t, "%s", khang_alpc_kind_name(khang_alpc_port_kind(p)));
-	table_cell(t, "%s", proc_name(owner));
+	cli_table_cell(t, "%s", hex(b[0], 40, v, khang_alpc_port_address(p)));
+	cli_table_cell(t, "%s", khang_alpc_kind_name(khang_alpc_port_kind(p)));
+	cli_table_cell(t, "%s", proc_name(owner));
 	int64_t pid = owner ? khang_process_pid(owner) : -1;
 	if (pid < 0)
-		table_cell(t, "-");
+		cli_table_cell(t, "-");
 	else
-		table_cell(t, "%" PRIx64, (uint64_t)pid);
-	table_cell(t, "%s", num(b[2], 40, khang_alpc_port_queued(p)));
-	table_cell(t, "%s", hex(b[0], 40, v, khang_alpc_port_connection_port(p)));
-	table_cell(t, "%s", khang_alpc_port_kind(p) == KHANG_ALPC_KIND_CONNECTION ? khang_alpc_port_name(p)
+		cli_table_cell(t, "%" PRIx64, (uint64_t)pid);
+	cli_table_cell(t, "%s", num(b[2], 40, khang_alpc_port_queued(p)));
+	cli_table_cell(t, "%s", hex(b[0], 40, v, khang_alpc_port_connection_port(p)));
+	cli_table_cell(t, "%s", khang_alpc_port_kind(p) == KHANG_ALPC_KIND_CONNECTION ? khang_alpc_port_name(p)
 	                                                                          : khang_alpc_port_connection_name(p));
 }
 
@@ -389,7 +309,7 @@ static int cmd_ports(aview *v, const khang_process *const *sel, size_t nsel)
 	uint32_t skipped = 0;
 	size_t n = 0;
 	static const char *const heads[] = { "Port", "Kind", "Owner", "PID", "Queued", "Connection Port", "Connection Name" };
-	table t = { 7, heads, "lllrrll", NULL, NULL, 0, 0 };
+	cli_table t = { .ncols = 7, .heads = heads, .align = "lllrrll" };
 	if (v->json) {
 		json_begin(&j, stdout);
 		json_kv_str(&j, "command", "alpc");
@@ -459,7 +379,7 @@ static int cmd_ports(aview *v, const khang_process *const *sel, size_t nsel)
 		if (skipped)
 			printf("\n(%u damaged entries skipped)\n", skipped);
 	} else {
-		table_print(&t, stdout);
+		cli_table_print(&t, stdout);
 		printf("\nPort Count: %zu", n);
 		if (skipped)
 			printf(" (%u damaged entries skipped)", skipped);
@@ -613,24 +533,24 @@ static int cmd_waits(aview *v)
 		} else {
 			static const char *const heads[] = { "Client Thread", "Client Wait Time", "Client Message",
 				                             "Server Thread", "Client Process" };
-			table t = { 5, heads, "lrlll", "    ", NULL, 0, 0 };
+			cli_table t = { .ncols = 5, .heads = heads, .align = "lrlll", .indent = "    " };
 			group_head(v, &ws[i], conn_name);
 			printf("\n");
 			for (size_t k = i; k < e; k++) {
 				char b[4][40];
 				const khang_alpc_wait *x = &ws[k];
-				table_cell(&t, "%s", hex(b[0], 40, v, x->thread_address));
+				cli_table_cell(&t, "%s", hex(b[0], 40, v, x->thread_address));
 				khang_format_duration(b[1], 40, x->wait_ms);
-				table_cell(&t, "%s", b[1]);
-				table_cell(&t, "%s%s", hex(b[2], 40, v, x->message), x->message_ok ? "" : " (unreadable)");
-				table_cell(&t, "%s", x->server_thread_address ? hex(b[3], 40, v, x->server_thread_address) : "");
+				cli_table_cell(&t, "%s", b[1]);
+				cli_table_cell(&t, "%s%s", hex(b[2], 40, v, x->message), x->message_ok ? "" : " (unreadable)");
+				cli_table_cell(&t, "%s", x->server_thread_address ? hex(b[3], 40, v, x->server_thread_address) : "");
 				int64_t pid = x->client_process ? khang_process_pid(x->client_process) : -1;
 				if (pid >= 0)
-					table_cell(&t, "%s (%" PRIx64 ")", proc_name(x->client_process), (uint64_t)pid);
+					cli_table_cell(&t, "%s (%" PRIx64 ")", proc_name(x->client_process), (uint64_t)pid);
 				else
-					table_cell(&t, "%s", proc_name(x->client_process));
+					cli_table_cell(&t, "%s", proc_name(x->client_process));
 			}
-			table_print(&t, stdout);
+			cli_table_print(&t, stdout);
 			printf("\n    %zu thread%s waiting\n\n", e - i, e - i == 1 ? "" : "s");
 		}
 		i = e;

@@ -156,86 +156,6 @@ static const char *xnum(char *buf, size_t len, int64_t x)
 
 
 
-/* ---- a text table with aligned columns (like Mex) ------------------------------ */
-
-typedef struct table {
-	size_t ncols;
-	const char *const *heads;
-	const char *align;  /* 'l' or 'r' per column */
-	char **cells;
-	size_t n, cap;      /* cells */
-} table;
-
-static void table_cell(table *t, const char *fmt, ...) KHANG_CLI_PRINTF(2, 3);
-static void table_cell(table *t, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (t->n == t->cap) {
-		size_t ncap = t->cap ? t->cap * 2 : 64;
-		char **nc = realloc(t->cells, ncap * sizeof(*nc));
-		if (!nc) {
-			fprintf(stderr, "khang: out of memory\n");
-			exit(2);
-		}
-		t->cells = nc;
-		t->cap = ncap;
-	}
-	t->cells[t->n] = strdup(buf);
-	if (!t->cells[t->n]) {
-		fprintf(stderr, "khang: out of memory\n");
-		exit(2);
-	}
-	t->n++;
-}
-
-static void table_print(table *t, FILE *f)
-{
-	size_t w[16] = { 0 };
-	for (size_t c = 0; c < t->ncols; c++)
-		w[c] = strlen(t->heads[c]);
-	for (size_t i = 0; i < t->n; i++)
-		if (strlen(t->cells[i]) > w[i % t->ncols])
-			w[i % t->ncols] = strlen(t->cells[i]);
-	for (size_t r = 0; r <= t->n / t->ncols + 1; r++) {
-		bool head = r == 0, line = r == 1;
-		if (r >= 2 && (r - 2) * t->ncols >= t->n)
-			break;
-		char buf[4096];
-		size_t used = 0;
-		for (size_t c = 0; c < t->ncols; c++) {
-			const char *s = head ? t->heads[c] : line ? "" : t->cells[(r - 2) * t->ncols + c];
-			int n;
-			if (line) {
-				char eq[256];
-				size_t k = KH_CLI_MIN(w[c], sizeof(eq) - 1);
-				memset(eq, '=', k);
-				eq[k] = '\0';
-				n = snprintf(buf + used, sizeof(buf) - used, "%s%s", c ? " " : "", eq);
-			} else if (t->align[c] == 'r') {
-				n = snprintf(buf + used, sizeof(buf) - used, "%s%*s", c ? " " : "", (int)w[c], s);
-			} else {
-				n = snprintf(buf + used, sizeof(buf) - used, "%s%-*s", c ? " " : "", (int)w[c], s);
-			}
-			if (n < 0 || (size_t)n >= sizeof(buf) - used)
-				break;
-			used += (size_t)n;
-		}
-		while (used && buf[used - 1] == ' ')
-			used--;
-		buf[used] = '\0';
-		fprintf(f, "%s\n", buf);
-	}
-	for (size_t i = 0; i < t->n; i++)
-		free(t->cells[i]);
-	free(t->cells);
-	t->cells = NULL;
-	t->n = t->cap = 0;
-}
-
 /* ---- processors ------------------------------------------------------------------- */
 
 static const char *fms(char *buf, size_t len, const khang_processor *p)
@@ -264,24 +184,24 @@ static void json_thread_ref(json_out *j, const char *key, uint64_t va)
 }
 
 /* One row of the !running-like table for thread va on processor p. */
-static void running_row(table *t, const view *v, const khang_processor *p, const khang_thread *th)
+static void running_row(cli_table *t, const view *v, const khang_processor *p, const khang_thread *th)
 {
 	char b1[32], b2[32], b3[32], b4[32];
 	const khang_process *pr = NULL;
 	khang_thread_process(&pr, th);
-	table_cell(t, "%s", pr ? khang_process_name(pr) : "?");
-	table_cell(t, "%s", xnum(b1, sizeof(b1), khang_thread_pid(th)));
-	table_cell(t, "%s", hex(b2, sizeof(b2), v, khang_thread_address(th)));
-	table_cell(t, "%s", xnum(b3, sizeof(b3), khang_thread_tid(th)));
-	table_cell(t, "%s", num(b1, sizeof(b1), khang_thread_priority(th)));
-	table_cell(t, "%s", num(b1, sizeof(b1), khang_thread_base_priority(th)));
-	table_cell(t, "%u", khang_processor_index(p));
-	table_cell(t, "%s", num(b4, sizeof(b4), khang_thread_context_switches(th)));
-	table_cell(t, "%s", dur(b1, sizeof(b1), khang_thread_user_ms(th)));
-	table_cell(t, "%s", dur(b2, sizeof(b2), khang_thread_kernel_ms(th)));
-	table_cell(t, "%s", khang_thread_state_name(th));
-	table_cell(t, "%s", dur(b3, sizeof(b3), khang_thread_wait_ms(th)));
-	table_cell(t, "%s", khang_thread_wait_reason_name(th));
+	cli_table_cell(t, "%s", pr ? khang_process_name(pr) : "?");
+	cli_table_cell(t, "%s", xnum(b1, sizeof(b1), khang_thread_pid(th)));
+	cli_table_cell(t, "%s", hex(b2, sizeof(b2), v, khang_thread_address(th)));
+	cli_table_cell(t, "%s", xnum(b3, sizeof(b3), khang_thread_tid(th)));
+	cli_table_cell(t, "%s", num(b1, sizeof(b1), khang_thread_priority(th)));
+	cli_table_cell(t, "%s", num(b1, sizeof(b1), khang_thread_base_priority(th)));
+	cli_table_cell(t, "%u", khang_processor_index(p));
+	cli_table_cell(t, "%s", num(b4, sizeof(b4), khang_thread_context_switches(th)));
+	cli_table_cell(t, "%s", dur(b1, sizeof(b1), khang_thread_user_ms(th)));
+	cli_table_cell(t, "%s", dur(b2, sizeof(b2), khang_thread_kernel_ms(th)));
+	cli_table_cell(t, "%s", khang_thread_state_name(th));
+	cli_table_cell(t, "%s", dur(b3, sizeof(b3), khang_thread_wait_ms(th)));
+	cli_table_cell(t, "%s", khang_thread_wait_reason_name(th));
 }
 
 int cmd_cpus(const cli_opts *o)
@@ -299,8 +219,8 @@ int cmd_cpus(const cli_opts *o)
 		                                 "Current", "Next", "Idle", "State" };
 	static const char *const run_heads[] = { "Process", "PID", "Thread", "Id", "Pri", "Base", "CPU",
 		                                 "CSwitches", "User", "Kernel", "State", "Time", "Reason" };
-	table cpus = { 11, cpu_heads, "rllrrllllll", NULL, 0, 0 };
-	table run = { 13, run_heads, "lrlrrrrrrrlrl", NULL, 0, 0 };
+	cli_table cpus = { .ncols = 11, .heads = cpu_heads, .align = "rllrrllllll" };
+	cli_table run = { .ncols = 13, .heads = run_heads, .align = "lrlrrrrrrrlrl" };
 	unsigned n = 0, idle = 0;
 	if (v.json) {
 		json_begin(&j, stdout);
@@ -350,23 +270,23 @@ int cmd_cpus(const cli_opts *o)
 			json_obj_close(&j);
 			continue;
 		}
-		table_cell(&cpus, "%u", khang_processor_index(p));
-		table_cell(&cpus, "%s", hex(b[0], 32, &v, khang_processor_kpcr(p)));
-		table_cell(&cpus, "%s", hex(b[1], 32, &v, khang_processor_kprcb(p)));
-		table_cell(&cpus, "%s", num(b[2], 32, khang_processor_irql(p)));
-		table_cell(&cpus, "%s", num(b[3], 32, khang_processor_mhz(p)));
-		table_cell(&cpus, "%s", fms(b[4], 32, p));
-		table_cell(&cpus, "%s", khang_processor_vendor(p)[0] ? khang_processor_vendor(p) : "-");
-		table_cell(&cpus, "%s", hex(b[5], 32, &v, khang_processor_current_thread_address(p)));
-		table_cell(&cpus, "%s", hex(b[6], 32, &v, khang_processor_next_thread_address(p)));
-		table_cell(&cpus, "%s", hex(b[7], 32, &v, khang_processor_idle_thread_address(p)));
-		table_cell(&cpus, "%s", cpu_state(p));
+		cli_table_cell(&cpus, "%u", khang_processor_index(p));
+		cli_table_cell(&cpus, "%s", hex(b[0], 32, &v, khang_processor_kpcr(p)));
+		cli_table_cell(&cpus, "%s", hex(b[1], 32, &v, khang_processor_kprcb(p)));
+		cli_table_cell(&cpus, "%s", num(b[2], 32, khang_processor_irql(p)));
+		cli_table_cell(&cpus, "%s", num(b[3], 32, khang_processor_mhz(p)));
+		cli_table_cell(&cpus, "%s", fms(b[4], 32, p));
+		cli_table_cell(&cpus, "%s", khang_processor_vendor(p)[0] ? khang_processor_vendor(p) : "-");
+		cli_table_cell(&cpus, "%s", hex(b[5], 32, &v, khang_processor_current_thread_address(p)));
+		cli_table_cell(&cpus, "%s", hex(b[6], 32, &v, khang_processor_next_thread_address(p)));
+		cli_table_cell(&cpus, "%s", hex(b[7], 32, &v, khang_processor_idle_thread_address(p)));
+		cli_table_cell(&cpus, "%s", cpu_state(p));
 		if (trc == 0) {
 			running_row(&run, &v, p, cur);
 		} else {
-			table_cell(&run, "?");
+			cli_table_cell(&run, "?");
 			for (int c = 1; c < 13; c++)
-				table_cell(&run, "%s", c == 2 ? hex(b[0], 32, &v, khang_processor_current_thread_address(p)) : "-");
+				cli_table_cell(&run, "%s", c == 2 ? hex(b[0], 32, &v, khang_processor_current_thread_address(p)) : "-");
 		}
 	}
 	uint32_t skipped = khang_processor_iter_skipped(it);
@@ -379,9 +299,9 @@ int cmd_cpus(const cli_opts *o)
 		json_warnings(&j, v.src);
 		json_end(&j);
 	} else {
-		table_print(&cpus, stdout);
+		cli_table_print(&cpus, stdout);
 		printf("\n");
-		table_print(&run, stdout);
+		cli_table_print(&run, stdout);
 		printf("\nProcessors: %u, idle: %u", n, idle);
 		if (skipped)
 			printf(", not readable: %u", skipped);
@@ -734,7 +654,7 @@ int cmd_ps(const cli_opts *o)
 	if (khang_process_iter_new(&it, v.src) < 0)
 		return fail(&v, "processes");
 	static const char *const heads[] = { "Name", "Address", "Ses", "PID", "Parent", "PEB", "Create Time", "Handle", "Thrd" };
-	table t = { 9, heads, "llrllllrr", NULL, 0, 0 };
+	cli_table t = { .ncols = 9, .heads = heads, .align = "llrllllrr" };
 	json_out j;
 	size_t n = 0;
 	if (v.json) {
@@ -755,18 +675,18 @@ int cmd_ps(const cli_opts *o)
 		if (khang_process_is_gui(p) == 1)
 			strcat(flags, "G");
 		if (flags[0])
-			table_cell(&t, "%s (%s)", khang_process_name(p), flags);
+			cli_table_cell(&t, "%s (%s)", khang_process_name(p), flags);
 		else
-			table_cell(&t, "%s", khang_process_name(p));
-		table_cell(&t, "%s", hex(b[0], 64, &v, khang_process_address(p)));
-		table_cell(&t, "%s", num(b[1], 64, khang_process_session_id(p)));
-		table_cell(&t, "%s", pid_text(b[0], 64, khang_process_pid(p)));
-		table_cell(&t, "%s", pid_text(b[1], 64, khang_process_parent_pid(p)));
-		table_cell(&t, "%s", hex(b[2], 64, &v, khang_process_peb(p)));
+			cli_table_cell(&t, "%s", khang_process_name(p));
+		cli_table_cell(&t, "%s", hex(b[0], 64, &v, khang_process_address(p)));
+		cli_table_cell(&t, "%s", num(b[1], 64, khang_process_session_id(p)));
+		cli_table_cell(&t, "%s", pid_text(b[0], 64, khang_process_pid(p)));
+		cli_table_cell(&t, "%s", pid_text(b[1], 64, khang_process_parent_pid(p)));
+		cli_table_cell(&t, "%s", hex(b[2], 64, &v, khang_process_peb(p)));
 		khang_format_filetime(b[2], 64, khang_process_create_time(p));
-		table_cell(&t, "%s", b[2]);
-		table_cell(&t, "%s", num(b[3], 64, khang_process_handle_count(p)));
-		table_cell(&t, "%s", num(b[3], 64, khang_process_thread_count(p)));
+		cli_table_cell(&t, "%s", b[2]);
+		cli_table_cell(&t, "%s", num(b[3], 64, khang_process_handle_count(p)));
+		cli_table_cell(&t, "%s", num(b[3], 64, khang_process_thread_count(p)));
 	}
 	uint32_t skipped = khang_process_iter_skipped(it);
 	khang_process_iter_free(it);
@@ -777,7 +697,7 @@ int cmd_ps(const cli_opts *o)
 		json_warnings(&j, v.src);
 		json_end(&j);
 	} else {
-		table_print(&t, stdout);
+		cli_table_print(&t, stdout);
 		printf("\nProcess Count: %zu", n);
 		if (skipped)
 			printf(" (%u damaged entries skipped)", skipped);
@@ -857,16 +777,16 @@ static void json_thread_row(json_out *j, const khang_thread *t, const khang_proc
 	json_obj_close(j);
 }
 
-static void thread_row(table *t, const view *v, const khang_thread *th, const khang_process *pr)
+static void thread_row(cli_table *t, const view *v, const khang_thread *th, const khang_process *pr)
 {
 	char b[3][32];
-	table_cell(t, "%s", pr ? khang_process_name(pr) : "?");
-	table_cell(t, "%s", xnum(b[0], 32, khang_thread_pid(th)));
-	table_cell(t, "%s", hex(b[1], 32, v, khang_thread_address(th)));
-	table_cell(t, "%s", xnum(b[2], 32, khang_thread_tid(th)));
-	table_cell(t, "%s", khang_thread_state_name(th));
-	table_cell(t, "%s", dur(b[0], 32, khang_thread_wait_ms(th)));
-	table_cell(t, "%s", khang_thread_wait_reason_name(th));
+	cli_table_cell(t, "%s", pr ? khang_process_name(pr) : "?");
+	cli_table_cell(t, "%s", xnum(b[0], 32, khang_thread_pid(th)));
+	cli_table_cell(t, "%s", hex(b[1], 32, v, khang_thread_address(th)));
+	cli_table_cell(t, "%s", xnum(b[2], 32, khang_thread_tid(th)));
+	cli_table_cell(t, "%s", khang_thread_state_name(th));
+	cli_table_cell(t, "%s", dur(b[0], 32, khang_thread_wait_ms(th)));
+	cli_table_cell(t, "%s", khang_thread_wait_reason_name(th));
 }
 
 int cmd_threads(const cli_opts *o)
@@ -882,7 +802,7 @@ int cmd_threads(const cli_opts *o)
 		return 2;
 	}
 	static const char *const heads[] = { "Process", "PID", "Thread", "Id", "State", "Time", "Reason" };
-	table t = { 7, heads, "lrlrlrl", NULL, 0, 0 };
+	cli_table t = { .ncols = 7, .heads = heads, .align = "lrlrlrl" };
 	json_out j;
 	size_t n = 0;
 	uint32_t skipped = 0;
@@ -926,7 +846,7 @@ int cmd_threads(const cli_opts *o)
 		json_warnings(&j, v.src);
 		json_end(&j);
 	} else {
-		table_print(&t, stdout);
+		cli_table_print(&t, stdout);
 		printf("\nThread Count: %zu", n);
 		if (skipped)
 			printf(" (%u damaged entries skipped)", skipped);

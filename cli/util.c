@@ -1,5 +1,7 @@
 /* khang CLI: opening dumps, warnings, JSON writer. */
 #include <ctype.h>
+#include <stdbool.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,4 +256,74 @@ bool cli_parse_pid(const char *s, uint64_t *out)
 			return false;
 	*out = strtoull(s, &end, base);
 	return *end == '\0';
+}
+
+/* ---- a text table with aligned columns ---------------------------------------------------- */
+
+void cli_table_cell(cli_table *t, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (t->n == t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 64;
+		char **nc = realloc(t->cells, ncap * sizeof(*nc));
+		if (!nc) {
+			fprintf(stderr, "khang: out of memory\n");
+			exit(2);
+		}
+		t->cells = nc;
+		t->cap = ncap;
+	}
+	t->cells[t->n] = strdup(buf);
+	if (!t->cells[t->n]) {
+		fprintf(stderr, "khang: out of memory\n");
+		exit(2);
+	}
+	t->n++;
+}
+
+void cli_table_print(cli_table *t, FILE *f)
+{
+	size_t w[16] = { 0 };
+	for (size_t c = 0; c < t->ncols; c++)
+		w[c] = strlen(t->heads[c]);
+	for (size_t i = 0; i < t->n; i++)
+		if (strlen(t->cells[i]) > w[i % t->ncols])
+			w[i % t->ncols] = strlen(t->cells[i]);
+	size_t rows = t->n / t->ncols;
+	for (size_t r = 0; r < rows + 2; r++) {
+		bool head = r == 0, line = r == 1;
+		char buf[4096];
+		size_t used = 0;
+		for (size_t c = 0; c < t->ncols; c++) {
+			const char *s = head ? t->heads[c] : line ? "" : t->cells[(r - 2) * t->ncols + c];
+			int n;
+			if (line) {
+				char eq[256];
+				size_t k = w[c] < sizeof(eq) - 1 ? w[c] : sizeof(eq) - 1;
+				memset(eq, '=', k);
+				eq[k] = '\0';
+				n = snprintf(buf + used, sizeof(buf) - used, "%s%s", c ? " " : "", eq);
+			} else if (t->align[c] == 'r') {
+				n = snprintf(buf + used, sizeof(buf) - used, "%s%*s", c ? " " : "", (int)w[c], s);
+			} else {
+				n = snprintf(buf + used, sizeof(buf) - used, "%s%-*s", c ? " " : "", (int)w[c], s);
+			}
+			if (n < 0 || (size_t)n >= sizeof(buf) - used)
+				break;
+			used += (size_t)n;
+		}
+		while (used && buf[used - 1] == ' ')
+			used--;
+		buf[used] = '\0';
+		fprintf(f, "%s%s\n", t->indent ? t->indent : "", buf);
+	}
+	for (size_t i = 0; i < t->n; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	t->cells = NULL;
+	t->n = t->cap = 0;
 }
