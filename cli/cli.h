@@ -37,6 +37,11 @@ bool cli_parse_address(const char *s, uint64_t *out);
 /* A PID or TID: decimal, 0x... hex, or 0n... decimal. */
 bool cli_parse_pid(const char *s, uint64_t *out);
 
+/* -p PID|NAME: the process with that PID, or every process of that image
+ * name (case-insensitive), in a malloc'd array (*count of them; none and 0
+ * for a NULL spec). Prints the error and returns 2 when none matches. */
+int cli_select_processes(khang_source *src, const char *spec, const khang_process ***out, size_t *count);
+
 /* ---- a text table with aligned columns (like Mex) ----------------------------- */
 #if defined(__GNUC__) || defined(__clang__)
 #  define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))

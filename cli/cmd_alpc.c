@@ -389,53 +389,6 @@ static int cmd_ports(aview *v, const khang_process *const *sel, size_t nsel)
 	return 0;
 }
 
-/* -p PID|NAME: the process with that PID, or every process of that image
- * name (case-insensitive). */
-static int find_processes(aview *v, const khang_process ***out, size_t *count)
-{
-	uint64_t pid;
-	const khang_process *p;
-	*out = NULL;
-	*count = 0;
-	if (cli_parse_pid(v->process, &pid)) {
-		if (khang_process_by_pid(&p, v->src, pid) < 0) {
-			fprintf(stderr, "khang: %s\n", khang_error_last());
-			return 2;
-		}
-		*out = malloc(sizeof(**out));
-		if (!*out)
-			return 2;
-		(*out)[0] = p;
-		*count = 1;
-		return 0;
-	}
-	khang_process_iter *it;
-	if (khang_process_iter_new(&it, v->src) < 0) {
-		fprintf(stderr, "khang: %s\n", khang_error_last());
-		return 2;
-	}
-	size_t cap = 0;
-	while (khang_process_next(&p, it) == 0) {
-		if (strcasecmp(khang_process_name(p), v->process) != 0)
-			continue;
-		if (*count == cap) {
-			cap = cap ? cap * 2 : 4;
-			const khang_process **np = realloc(*out, cap * sizeof(*np));
-			if (!np) {
-				khang_process_iter_free(it);
-				return 2;
-			}
-			*out = np;
-		}
-		(*out)[(*count)++] = p;
-	}
-	khang_process_iter_free(it);
-	if (!*count) {
-		fprintf(stderr, "khang: no process named '%s'\n", v->process);
-		return 2;
-	}
-	return 0;
-}
 
 /* ---- waits (!lpcwait) ----------------------------------------------------------------------- */
 
@@ -597,7 +550,7 @@ int cmd_alpc(const cli_opts *o)
 		return cmd_waits(&v);
 	const khang_process **sel = NULL;
 	size_t nsel = 0;
-	if (v.process && find_processes(&v, &sel, &nsel)) {
+	if (v.process && cli_select_processes(v.src, v.process, &sel, &nsel)) {
 		free(sel);
 		view_close(&v);
 		return 2;

@@ -720,47 +720,7 @@ static int select_processes(view *v, const khang_process ***out, size_t *count)
 		fprintf(stderr, "usage: khang threads DUMP [-p PID|NAME]   (PID: decimal, 0x hex or 0n decimal)\n");
 		return 2;
 	}
-	const char *want = v->argv[1];
-	uint64_t pid;
-	const khang_process *p;
-	if (cli_parse_pid(want, &pid)) {
-		if (khang_process_by_pid(&p, v->src, pid) < 0) {
-			fprintf(stderr, "khang: %s\n", khang_error_last());
-			return 2;
-		}
-		*out = malloc(sizeof(**out));
-		if (!*out)
-			return 2;
-		(*out)[0] = p;
-		*count = 1;
-		return 0;
-	}
-	khang_process_iter *it;
-	if (khang_process_iter_new(&it, v->src) < 0) {
-		fprintf(stderr, "khang: %s\n", khang_error_last());
-		return 2;
-	}
-	size_t cap = 0;
-	while (khang_process_next(&p, it) == 0) {
-		if (strcasecmp(khang_process_name(p), want) != 0)
-			continue;
-		if (*count == cap) {
-			cap = cap ? cap * 2 : 4;
-			const khang_process **np = realloc(*out, cap * sizeof(*np));
-			if (!np) {
-				khang_process_iter_free(it);
-				return 2;
-			}
-			*out = np;
-		}
-		(*out)[(*count)++] = p;
-	}
-	khang_process_iter_free(it);
-	if (!*count) {
-		fprintf(stderr, "khang: no process named '%s'\n", want);
-		return 2;
-	}
-	return 0;
+	return cli_select_processes(v->src, v->argv[1], out, count);
 }
 
 static void json_thread_row(json_out *j, const khang_thread *t, const khang_process *pr)

@@ -265,53 +265,6 @@ int cmd_stack(const cli_opts *o)
 
 /* ---- many threads ------------------------------------------------------------------- */
 
-static int select_processes(sview *v, const khang_process ***out, size_t *count)
-{
-	*out = NULL;
-	*count = 0;
-	if (!v->pname)
-		return 0;
-	uint64_t pid;
-	const khang_process *p;
-	if (cli_parse_pid(v->pname, &pid)) {
-		if (khang_process_by_pid(&p, v->src, pid) < 0) {
-			fprintf(stderr, "khang: %s\n", khang_error_last());
-			return 2;
-		}
-		*out = malloc(sizeof(**out));
-		if (!*out)
-			return 2;
-		(*out)[0] = p;
-		*count = 1;
-		return 0;
-	}
-	khang_process_iter *it;
-	if (khang_process_iter_new(&it, v->src) < 0) {
-		fprintf(stderr, "khang: %s\n", khang_error_last());
-		return 2;
-	}
-	size_t cap = 0;
-	while (khang_process_next(&p, it) == 0) {
-		if (strcasecmp(khang_process_name(p), v->pname) != 0)
-			continue;
-		if (*count == cap) {
-			cap = cap ? cap * 2 : 4;
-			const khang_process **np = realloc((void *)*out, cap * sizeof(*np));
-			if (!np) {
-				khang_process_iter_free(it);
-				return 2;
-			}
-			*out = np;
-		}
-		(*out)[(*count)++] = p;
-	}
-	khang_process_iter_free(it);
-	if (!*count) {
-		fprintf(stderr, "khang: no process named '%s'\n", v->pname);
-		return 2;
-	}
-	return 0;
-}
 
 static bool has_text(const char *hay, const char *needle)
 {
@@ -493,7 +446,7 @@ int cmd_stacks(const cli_opts *o)
 	size_t nsel = 0;
 	if (!sview_open(&v, o, true))
 		return 2;
-	int rc = select_processes(&v, &sel, &nsel);
+	int rc = cli_select_processes(v.src, v.pname, &sel, &nsel);
 	if (rc == 0)
 		rc = v.unique ? unique(&v, sel, nsel) : each(&v, sel, nsel);
 	free((void *)sel);

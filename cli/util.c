@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 
@@ -326,4 +327,54 @@ void cli_table_print(cli_table *t, FILE *f)
 	free(t->cells);
 	t->cells = NULL;
 	t->n = t->cap = 0;
+}
+
+/* ---- process selection ----------------------------------------------------------- */
+
+int cli_select_processes(khang_source *src, const char *spec, const khang_process ***out, size_t *count)
+{
+	uint64_t pid;
+	const khang_process *p;
+	*out = NULL;
+	*count = 0;
+	if (!spec)
+		return 0;
+	if (cli_parse_pid(spec, &pid)) {
+		if (khang_process_by_pid(&p, src, pid) < 0) {
+			fprintf(stderr, "khang: %s\n", khang_error_last());
+			return 2;
+		}
+		*out = malloc(sizeof(**out));
+		if (!*out)
+			return 2;
+		(*out)[0] = p;
+		*count = 1;
+		return 0;
+	}
+	khang_process_iter *it;
+	if (khang_process_iter_new(&it, src) < 0) {
+		fprintf(stderr, "khang: %s\n", khang_error_last());
+		return 2;
+	}
+	size_t cap = 0;
+	while (khang_process_next(&p, it) == 0) {
+		if (strcasecmp(khang_process_name(p), spec) != 0)
+			continue;
+		if (*count == cap) {
+			cap = cap ? cap * 2 : 4;
+			const khang_process **np = realloc((void *)*out, cap * sizeof(*np));
+			if (!np) {
+				khang_process_iter_free(it);
+				return 2;
+			}
+			*out = np;
+		}
+		(*out)[(*count)++] = p;
+	}
+	khang_process_iter_free(it);
+	if (!*count) {
+		fprintf(stderr, "khang: no process named '%s'\n", spec);
+		return 2;
+	}
+	return 0;
 }
