@@ -101,6 +101,61 @@ int cmd_info(const cli_opts *o)
 	return 0;
 }
 
+/* FILETIME as "YYYY-MM-DD hh:mm:ss UTC" (civil date from days since 1970). */
+static void format_filetime(char *out, size_t cap, uint64_t ft)
+{
+	uint64_t secs = ft / 10000000u;
+	if (secs < 11644473600u) {
+		snprintf(out, cap, "-");
+		return;
+	}
+	secs -= 11644473600u;
+	uint64_t days = secs / 86400u, rem = secs % 86400u;
+	/* days to year/month/day in the proleptic Gregorian calendar */
+	uint64_t z = days + 719468u, era = z / 146097u, doe = z - era * 146097u;
+	uint64_t yoe = (doe - doe / 1460u + doe / 36524u - doe / 146096u) / 365u;
+	uint64_t doy = doe - (365u * yoe + yoe / 4u - yoe / 100u), mp = (5u * doy + 2u) / 153u;
+	uint64_t d = doy - (153u * mp + 2u) / 5u + 1u, m = mp < 10u ? mp + 3u : mp - 9u;
+	uint64_t y = yoe + era * 400u + (m <= 2u);
+	snprintf(out, cap, "%04" PRIu64 "-%02" PRIu64 "-%02" PRIu64 " %02" PRIu64 ":%02" PRIu64 ":%02" PRIu64 " UTC", y,
+	         m, d, rem / 3600u, rem / 60u % 60u, rem % 60u);
+}
+
+/* The drivers the kernel unloaded before the dump, after the loaded ones. */
+static void print_unloaded(const cli_opts *o, json_out *j, khang_source *src)
+{
+	size_t n = 0;
+	if (khang_source_unloaded_driver_count(src, &n) < 0)
+		n = 0;
+	if (o->json) {
+		json_key(j, "unloaded");
+		json_arr_open(j);
+	} else if (n) {
+		printf("\nUnloaded modules:\n%-16s %-16s %-23s  %s\n", "start", "end", "unloaded", "name");
+	}
+	for (size_t i = 0; i < n; i++) {
+		khang_unloaded_driver u = KHANG_UNLOADED_DRIVER_INIT;
+		if (khang_source_unloaded_driver(&u, src, i) < 0)
+			continue;
+		char when[96] = "-";
+		if (u.unload_time)
+			format_filetime(when, sizeof(when), u.unload_time);
+		if (o->json) {
+			json_obj_open(j);
+			json_kv_str(j, "name", u.name);
+			json_kv_hex(j, "start", u.start);
+			json_kv_hex(j, "end", u.end);
+			if (u.unload_time)
+				json_kv_str(j, "unloaded", when);
+			json_obj_close(j);
+		} else {
+			printf("%016" PRIx64 " %016" PRIx64 " %-23s  %s\n", u.start, u.end, when, u.name);
+		}
+	}
+	if (o->json)
+		json_arr_close(j);
+}
+
 int cmd_modules(const cli_opts *o)
 {
 	khang_source *src = cli_open(o);
@@ -139,11 +194,13 @@ int cmd_modules(const cli_opts *o)
 	if (o->json) {
 		json_arr_close(&j);
 		json_kv_u64(&j, "skipped", khang_module_iter_skipped(it));
-		json_end(&j);
 	} else if (khang_module_iter_skipped(it)) {
 		printf("(%u entries could not be read)\n", khang_module_iter_skipped(it));
 	}
 	khang_module_iter_free(it);
+	print_unloaded(o, &j, src);
+	if (o->json)
+		json_end(&j);
 	cli_print_warnings(src);
 	cli_close(src);
 	return 0;

@@ -1,6 +1,6 @@
 /*
- * list_modules: the loaded kernel modules of a dump (WinDbg's `lm`), and the
- * module!symbol+offset names of addresses.
+ * list_modules: the loaded kernel modules of a dump (WinDbg's `lm`), the
+ * drivers unloaded before it, and the module!symbol+offset names of addresses.
  *
  *   usage: list_modules MEMORY.DMP [ADDRESS...]
  *
@@ -51,9 +51,22 @@ int main(int argc, char **argv)
 		printf("(%u entries could not be read)\n", khang_module_iter_skipped(it));
 	khang_module_iter_free(it);
 
+	/* Drivers unloaded before the dump (WinDbg's "Unloaded modules"): a
+	 * sized structure filled by index. A stale pointer into one of these
+	 * ranges is a classic cause of crashes and hangs. */
+	size_t nu = 0;
+	if (khang_source_unloaded_driver_count(src, &nu) == 0 && nu) {
+		printf("\nUnloaded modules:\n");
+		for (size_t i = 0; i < nu; i++) {
+			khang_unloaded_driver u = KHANG_UNLOADED_DRIVER_INIT;
+			if (khang_source_unloaded_driver(&u, src, i) == 0)
+				printf("%018" PRIx64 " %018" PRIx64 "  %s\n", u.start, u.end, u.name);
+		}
+	}
+
 	/* Addresses as WinDbg names them: "nt!KeWaitForSingleObject+0x377",
-	 * "TmXPFlt+0x1bce3", or the bare address. The return value is the full
-	 * length, as snprintf's. */
+	 * "TmXPFlt+0x1bce3", "<Unloaded_dam.sys>+0x40", or the bare address.
+	 * The return value is the full length, as snprintf's. */
 	for (int i = 2; i < argc; i++) {
 		char name[256];
 		uint64_t va = strtoull(argv[i], NULL, 0);

@@ -41,6 +41,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(n <= 512);
 			khang_module_iter_free(it);
 		}
+		size_t nu = 0;
+		if (khang_source_unloaded_driver_count(src, &nu) == 0) {
+			FUZZ_CHECK(nu <= 1024);
+			for (size_t i = 0; i < nu; i++) {
+				khang_unloaded_driver u = KHANG_UNLOADED_DRIVER_INIT;
+				FUZZ_CHECK(khang_source_unloaded_driver(&u, src, i) == 0);
+				FUZZ_CHECK(u.start < u.end && memchr(u.name, '\0', sizeof(u.name)) != NULL);
+				char at[96];
+				FUZZ_CHECK(khang_source_symbolize(at, sizeof(at), src, u.start) >= 0);
+			}
+		}
 		char text[64];
 		int len = khang_source_symbolize(text, sizeof(text), src, ki.base + 0x1010);
 		FUZZ_CHECK(len >= 0);

@@ -75,6 +75,13 @@ static void expect_discovery(const kh_layout *l, khang_layout_source want_source
 	build(&b, l, NULL, NULL);
 	uint64_t ntmod = fg_kernel_add_module(b.k, "TmXPFlt.sys", fg_kernel_base(b.k) + 0x4000000, 0x80000);
 	(void)ntmod;
+	/* 52 unloads into the ring of 50: the two oldest are overwritten */
+	for (uint32_t i = 0; i < 52; i++) {
+		char nm[16];
+		snprintf(nm, sizeof(nm), "u%u.sys", i);
+		fg_kernel_add_unloaded(b.k, nm, fg_kernel_base(b.k) + 0x6000000 + 0x10000ull * i,
+		                       fg_kernel_base(b.k) + 0x6008000 + 0x10000ull * i, 0x01d0000000000000ull + i);
+	}
 	open_built(&b, NULL);
 	assert_int_equal(khang_source_kernel_info(&ki, b.src), 0);
 	if (ki.check != KHANG_CHECK_PASSED)
@@ -134,6 +141,23 @@ static void expect_discovery(const kh_layout *l, khang_layout_source want_source
 	char sym[128];
 	khang_source_symbolize(sym, sizeof(sym), b.src, fg_kernel_base(b.k) + 0x401bce3);
 	assert_string_equal(sym, "TmXPFlt+0x1bce3");
+	/* unloaded drivers: newest first, 50 kept */
+	size_t nu = 0;
+	khang_unloaded_driver u = KHANG_UNLOADED_DRIVER_INIT;
+	assert_int_equal(khang_source_unloaded_driver_count(b.src, &nu), 0);
+	assert_int_equal(nu, 50);
+	assert_int_equal(khang_source_unloaded_driver(&u, b.src, 0), 0);
+	assert_string_equal(u.name, "u51.sys");
+	assert_int_equal(u.start, fg_kernel_base(b.k) + 0x6000000 + 0x10000ull * 51);
+	assert_int_equal(u.end, u.start + 0x8000);
+	assert_int_equal(u.unload_time, 0x01d0000000000000ull + 51);
+	assert_int_equal(khang_source_unloaded_driver(&u, b.src, 49), 0);
+	assert_string_equal(u.name, "u2.sys");
+	assert_int_equal(khang_source_unloaded_driver_at(&u, b.src, fg_kernel_base(b.k) + 0x6070010), 0);
+	assert_string_equal(u.name, "u7.sys");
+	khang_source_symbolize(sym, sizeof(sym), b.src, fg_kernel_base(b.k) + 0x6070010);
+	assert_string_equal(sym, "<Unloaded_u7.sys>+0x10");
+	assert_int_equal(khang_source_unloaded_driver_at(&u, b.src, fg_kernel_base(b.k) + 0x6010010), KHANG_ENOTFOUND);
 	khang_source_symbolize(sym, sizeof(sym), b.src, 0x1234);
 	assert_string_equal(sym, "0x1234");
 	/* a kernel function the layout knows by name */

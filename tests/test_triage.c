@@ -149,6 +149,47 @@ static void test_triage_drivers(void **state)
 	khang_source_free(src);
 }
 
+/* The four unloaded drivers of the real dump, in the file's order. */
+static void test_triage_unloaded(void **state)
+{
+	static const struct {
+		const char *name;
+		uint64_t start, end;
+	} want[] = {
+		{ "dam.sys", 0xfffff80487de0000ull, 0xfffff80487dfc000ull },
+		{ "WdBoot.sys", 0xfffff80479d30000ull, 0xfffff80479d42000ull },
+		{ "hwpolicy.sys", 0xfffff804802c0000ull, 0xfffff804802d1000ull },
+		{ "mcupdate.dll", 0xfffff804793e0000ull, 0xfffff80479409000ull },
+	};
+	(void)state;
+	khang_source *src = open_real("triage_x64.dmp", NULL);
+	if (!src)
+		skip();
+	size_t n = 0;
+	assert_int_equal(khang_source_unloaded_driver_count(src, &n), 0);
+	assert_int_equal(n, 4);
+	for (size_t i = 0; i < n; i++) {
+		khang_unloaded_driver u = KHANG_UNLOADED_DRIVER_INIT;
+		assert_int_equal(khang_source_unloaded_driver(&u, src, i), 0);
+		assert_string_equal(u.name, want[i].name);
+		assert_int_equal(u.start, want[i].start);
+		assert_int_equal(u.end, want[i].end);
+	}
+	/* an older caller's smaller structure is filled only up to its size */
+	struct {
+		khang_unloaded_driver u;
+		uint64_t canary;
+	} small = { KHANG_UNLOADED_DRIVER_INIT, 0x5a5a5a5a5a5a5a5aull };
+	small.u.size = offsetof(khang_unloaded_driver, unload_time);
+	small.u.unload_time = 0x77;
+	assert_int_equal(khang_source_unloaded_driver(&small.u, src, 0), 0);
+	assert_int_equal(small.u.unload_time, 0x77);
+	assert_int_equal(small.u.size, offsetof(khang_unloaded_driver, unload_time));
+	small.u.size = 8;
+	assert_int_equal(khang_source_unloaded_driver(&small.u, src, 0), KHANG_EINVAL);
+	khang_source_free(src);
+}
+
 static void test_triage_arm64(void **state)
 {
 	khang_source_info in = KHANG_SOURCE_INFO_INIT;
@@ -204,7 +245,13 @@ static void synthetic(const kh_layout *l, fg_arch arch, bool expect_exact)
 		{ "\\SystemRoot\\system32\\ntoskrnl.exe", fg_kernel_base(k), 0x800000, 0x11111111 },
 		{ "\\SystemRoot\\system32\\drivers\\TmXPFlt.sys", fg_kernel_base(k) + 0x4000000, 0x80000, 0x22222222 },
 	};
+	fg_triage_driver unloaded[] = {
+		{ "old.sys", fg_kernel_base(k) + 0x5000000, 0x20000, 0 },
+		{ "averyverylongname.sys", fg_kernel_base(k) + 0x5100000, 0x1000, 0 },
+	};
 	fg_triage_opts to = { 0 };
+	to.unloaded = unloaded;
+	to.nunloaded = 2;
 	to.prcb.va = fg_kernel_prcb(k, 1);
 	to.prcb.size = kh_layout_struct_size(l, KH_S_KPRCB);
 	to.process.va = proc;
@@ -263,6 +310,20 @@ static void synthetic(const kh_layout *l, fg_arch arch, bool expect_exact)
 	assert_int_equal(khang_source_module_at(&m, src, fg_kernel_base(k) + 0x4001000), 0);
 	assert_string_equal(khang_module_name(m), "TmXPFlt.sys");
 	assert_int_equal(khang_module_timestamp(m), 0x22222222);
+	/* unloaded drivers: names cut to 12 characters as the format keeps them */
+	size_t nu = 0;
+	khang_unloaded_driver u = KHANG_UNLOADED_DRIVER_INIT;
+	assert_int_equal(khang_source_unloaded_driver_count(src, &nu), 0);
+	assert_int_equal(nu, 2);
+	assert_int_equal(khang_source_unloaded_driver(&u, src, 1), 0);
+	assert_string_equal(u.name, "averyverylon");
+	assert_int_equal(u.start, fg_kernel_base(k) + 0x5100000);
+	assert_int_equal(u.end, fg_kernel_base(k) + 0x5101000);
+	assert_int_equal(u.unload_time, 0);
+	assert_int_equal(khang_source_unloaded_driver_at(&u, src, fg_kernel_base(k) + 0x501ffff), 0);
+	assert_string_equal(u.name, "old.sys");
+	assert_int_equal(khang_source_unloaded_driver_at(&u, src, fg_kernel_base(k) + 0x5020000), KHANG_ENOTFOUND);
+	assert_int_equal(khang_source_unloaded_driver(&u, src, 2), KHANG_ENOTFOUND);
 	for (uint32_t i = 0; i < khang_source_warning_count(src); i++)
 		printf("  warning: %s\n", khang_source_warning(src, i));
 	khang_source_free(src);
@@ -294,6 +355,7 @@ int main(void)
 		cmocka_unit_test(test_triage_header),
 		cmocka_unit_test(test_triage_thread_process),
 		cmocka_unit_test(test_triage_drivers),
+		cmocka_unit_test(test_triage_unloaded),
 		cmocka_unit_test(test_triage_arm64),
 		cmocka_unit_test(test_triage_synthetic_x64),
 		cmocka_unit_test(test_triage_synthetic_x86),

@@ -147,6 +147,60 @@ KHANG_API uint32_t khang_module_size(const khang_module *m);
 KHANG_API uint32_t khang_module_timestamp(const khang_module *m);
 
 /**
+ * @brief A driver the kernel unloaded before the dump. Fill @c size first
+ *        (KHANG_UNLOADED_DRIVER_INIT).
+ *
+ * A return address in an unloaded driver's range is the classic sign of a
+ * driver that left a callback, timer or DPC behind when it unloaded.
+ */
+typedef struct khang_unloaded_driver {
+	size_t size;          /**< sizeof(khang_unloaded_driver) */
+	char name[64];        /**< file name (UTF-8); triage dumps keep at most 12 characters */
+	uint64_t start;       /**< first address of the image it occupied */
+	uint64_t end;         /**< end of that image (exclusive) */
+	uint64_t unload_time; /**< when it unloaded (FILETIME: 100 ns since 1601), 0 if unknown (triage dumps) */
+} khang_unloaded_driver;
+
+/** Static initialiser for @ref khang_unloaded_driver. */
+#define KHANG_UNLOADED_DRIVER_INIT KHANG_SIZED_INIT(khang_unloaded_driver)
+
+/**
+ * @brief Number of unloaded drivers the dump records (read once, cached).
+ *
+ * Triage dumps carry their own list; other dumps are read through
+ * nt!MmUnloadedDrivers (a ring of 50 entries) and nt!MmLastUnloadedDriver,
+ * newest first. Unreadable or implausible entries are skipped with a source
+ * warning.
+ * @param src the source
+ * @param[out] count the number of entries (0 when the kernel keeps none or
+ *             they cannot be read)
+ * @return 0; KHANG_EINVAL; KHANG_EUNSUPPORTED when the dump has no kernel
+ *         view (see khang_source_kernel_info()); KHANG_ENOMEM.
+ */
+KHANG_API int khang_source_unloaded_driver_count(khang_source *src, size_t *count);
+
+/**
+ * @brief One unloaded driver.
+ * @param[out] out filled up to out->size bytes
+ * @param src the source
+ * @param index 0 .. count - 1 (newest first where the dump tells the order)
+ * @return 0; KHANG_EINVAL (also for a bad out->size); KHANG_ENOTFOUND when
+ *         index is out of range; the errors of
+ *         khang_source_unloaded_driver_count().
+ */
+KHANG_API int khang_source_unloaded_driver(khang_unloaded_driver *out, khang_source *src, size_t index);
+
+/**
+ * @brief The unloaded driver whose former range holds an address.
+ * @param[out] out filled up to out->size bytes
+ * @param src the source
+ * @param va the address (e.g. a return address in no loaded module)
+ * @return 0; KHANG_ENOTFOUND when no entry holds it; the errors of
+ *         khang_source_unloaded_driver_count().
+ */
+KHANG_API int khang_source_unloaded_driver_at(khang_unloaded_driver *out, khang_source *src, uint64_t va);
+
+/**
  * @brief The module whose image holds an address.
  * @param[out] out the module (borrowed)
  * @param src the source
@@ -159,7 +213,8 @@ KHANG_API int khang_source_module_at(const khang_module **out, khang_source *src
  * @brief Text for an address as WinDbg shows it:
  *        "nt!KeWaitForSingleObject+0x377" when a name is known (kernel
  *        symbols of the layout, module exports), "TmXPFlt+0x1bce3" when only
- *        the module is, else the address in hex.
+ *        the module is, "<Unloaded_dam.sys>+0x40" in the former range of
+ *        an unloaded driver, else the address in hex.
  * @param[out] buf receives the NUL-terminated text (truncated to fit)
  * @param len size of @p buf
  * @param src the source

@@ -309,3 +309,71 @@ int kh_triage_driver(khang_source *src, uint32_t i, char *name, size_t cap, uint
 	name[o] = '\0';
 	return 0;
 }
+
+/* ---- unloaded drivers ---------------------------------------------------------- */
+
+#define UNLOADED_NAME_CHARS 12u       /* MAX_UNLOADED_NAME_LENGTH / sizeof(WCHAR) */
+#define UNLOADED_STRIDE_X64 0x38u     /* DUMP_UNLOADED_DRIVERS64 */
+#define UNLOADED_STRIDE_X86 0x28u     /* DUMP_UNLOADED_DRIVERS32 */
+#define UNLOADED_MAX 1024u            /* the kernel keeps 50 */
+
+static void unloaded_geometry(const khang_source *src, uint32_t *head, uint32_t *stride)
+{
+	bool is64 = src->info.header_size == 0x2000;
+	*head = is64 ? 8 : 4;
+	*stride = is64 ? UNLOADED_STRIDE_X64 : UNLOADED_STRIDE_X86;
+}
+
+uint32_t kh_triage_unloaded_count(khang_source *src)
+{
+	kh_triage *t = src->triage;
+	uint32_t head, stride;
+	uint8_t b[4];
+	if (!t || !t->unloaded_off || kh_file_read(&src->file, t->unloaded_off, b, 4) < 0)
+		return 0;
+	unloaded_geometry(src, &head, &stride);
+	uint64_t end = src->file.size;
+	if (t->size_of_dump && t->size_of_dump < end)
+		end = t->size_of_dump;
+	if (t->unloaded_off >= end)
+		return 0;
+	/* the entries end where the next structure the header names begins */
+	uint32_t room = gap_after(t, t->unloaded_off, end);
+	uint32_t n = kh_le32(b);
+	uint32_t fit = room > head ? (room - head) / stride : 0;
+	if (n > fit || n > UNLOADED_MAX) {
+		kh_source_warn(src, "triage dump: %u unloaded drivers claimed, %u fit: list cut", n, KH_MIN(fit, UNLOADED_MAX));
+		n = KH_MIN(fit, UNLOADED_MAX);
+	}
+	return n;
+}
+
+int kh_triage_unloaded(khang_source *src, uint32_t i, char *name, size_t cap, uint64_t *start, uint64_t *end)
+{
+	kh_triage *t = src->triage;
+	uint32_t head, stride;
+	uint8_t e[UNLOADED_STRIDE_X64];
+	if (!t || !cap)
+		return kh_error(KHANG_EINVAL, "triage unloaded driver: no triage dump");
+	unloaded_geometry(src, &head, &stride);
+	int rc = kh_file_read(&src->file, (uint64_t)t->unloaded_off + head + (uint64_t)i * stride, e, stride);
+	if (rc < 0)
+		return rc;
+	bool is64 = stride == UNLOADED_STRIDE_X64;
+	uint32_t us = is64 ? 16 : 8; /* UNICODE_STRING64 / 32 */
+	uint32_t chars = kh_le16(e) / 2u;
+	if (chars > UNLOADED_NAME_CHARS)
+		chars = UNLOADED_NAME_CHARS;
+	size_t o = 0;
+	for (uint32_t c = 0; c < chars && o + 1 < cap; c++) {
+		uint16_t u = kh_le16(e + us + 2 * c);
+		if (!u)
+			break;
+		name[o++] = u >= 0x20 && u < 0x7F ? (char)u : '?';
+	}
+	name[o] = '\0';
+	uint32_t a = us + 2 * UNLOADED_NAME_CHARS;
+	*start = is64 ? kh_le64(e + a) : kh_le32(e + a);
+	*end = is64 ? kh_le64(e + a + 8) : kh_le32(e + a + 4);
+	return 0;
+}

@@ -77,4 +77,13 @@ void kh_triage_place(khang_source *src, enum kh_triage_copy which, uint64_t va);
 int kh_triage_driver(khang_source *src, uint32_t i, char *name, size_t cap, uint64_t *base, uint32_t *size,
                      uint32_t *timestamp);
 
+/* Unloaded drivers recorded in the triage dump: the number of entries the
+ * file holds (0 when there is no section), and entry i (name in UTF-8 with
+ * non-ASCII characters as '?', start and end VA). The section is a count
+ * (8 bytes on x64, 4 on x86) followed by DUMP_UNLOADED_DRIVERS entries:
+ * a UNICODE_STRING whose Length gives the name's length, the name itself
+ * (at most 12 UTF-16 characters, truncated), start and end addresses. */
+uint32_t kh_triage_unloaded_count(khang_source *src);
+int kh_triage_unloaded(khang_source *src, uint32_t i, char *name, size_t cap, uint64_t *start, uint64_t *end);
+
 #endif /* KH_TRIAGE_H */

@@ -271,6 +271,8 @@ static const struct {
 	{ KH_G_MmAvailablePages, KDBG_MMAVAILABLEPAGES },
 	{ KH_G_MmNumberOfPhysicalPages, 0xF8 },
 	{ KH_G_KiProcessorBlock, KDBG_KIPROCESSORBLOCK },
+	{ KH_G_MmUnloadedDrivers, 0x220 },
+	{ KH_G_MmLastUnloadedDriver, 0x228 },
 };
 
 static uint64_t global_with(const kh_kernel *k, const kh_layout *l, kh_global_id id, bool x86)
@@ -726,6 +728,7 @@ void kh_kernel_free(khang_source *src)
 		kh_module_release(src, &k->modules[i]);
 	kh_free(&src->alloc, k->modules);
 	kh_free(&src->alloc, k->by_base);
+	kh_free(&src->alloc, k->unloaded);
 	kh_free(&src->alloc, k);
 	src->kernel = NULL;
 }

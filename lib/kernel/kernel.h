@@ -54,6 +54,10 @@ typedef struct kh_kernel {
 	size_t *by_base;            /* indexes sorted by base */
 	uint32_t modules_skipped;
 	bool modules_loaded;
+	/* unloaded drivers (newest first where known) */
+	khang_unloaded_driver *unloaded;
+	size_t nunloaded;
+	bool unloaded_loaded;
 } kh_kernel;
 
 /* The kernel view, discovering it on first use. *out is NULL and the

@@ -376,6 +376,161 @@ KHANG_API int khang_source_module_at(const khang_module **out, khang_source *src
 	return 0;
 }
 
+/* ---- unloaded drivers ---------------------------------------------------------- */
+
+#define MI_UNLOADED_DRIVERS 50u     /* entries of nt!MmUnloadedDrivers */
+#define MAX_IMAGE_SPAN (1ull << 30) /* larger "images" are not believed */
+
+static int add_unloaded(khang_source *src, kh_kernel *k, size_t *cap, const char *name, uint64_t start,
+                        uint64_t end, uint64_t when)
+{
+	if (k->nunloaded == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		khang_unloaded_driver *n = kh_reallocarray(&src->alloc, k->unloaded, ncap, sizeof(*n));
+		if (!n)
+			return KHANG_ENOMEM;
+		k->unloaded = n;
+		*cap = ncap;
+	}
+	khang_unloaded_driver *u = &k->unloaded[k->nunloaded++];
+	memset(u, 0, sizeof(*u));
+	u->size = sizeof(*u);
+	snprintf(u->name, sizeof(u->name), "%s", name[0] ? name : "?");
+	u->start = start;
+	u->end = end;
+	u->unload_time = when;
+	return 0;
+}
+
+static bool plausible_range(uint64_t start, uint64_t end)
+{
+	return start && end > start && end - start <= MAX_IMAGE_SPAN;
+}
+
+static int load_unloaded(khang_source *src, kh_kernel *k)
+{
+	if (k->unloaded_loaded)
+		return 0;
+	size_t cap = 0;
+	uint32_t bad = 0;
+	int rc = 0;
+	char name[64];
+	if (src->triage) {
+		uint32_t n = kh_triage_unloaded_count(src);
+		for (uint32_t i = 0; i < n && rc == 0; i++) {
+			uint64_t start, end;
+			if (kh_triage_unloaded(src, i, name, sizeof(name), &start, &end) < 0 || !plausible_range(start, end))
+				bad++;
+			else
+				rc = add_unloaded(src, k, &cap, name, start, end, 0);
+		}
+	} else {
+		uint64_t pvar = kh_kernel_global(k, KH_G_MmUnloadedDrivers);
+		uint64_t lvar = kh_kernel_global(k, KH_G_MmLastUnloadedDriver);
+		uint64_t arr = 0;
+		uint32_t last = 0;
+		if (pvar && lvar && kh_vread_ptr(src, 0, pvar, &arr) == 0 && arr &&
+		    kh_vread_u32(src, 0, lvar, &last) == 0) {
+			/* MM_UNLOADED_DRIVER: UNICODE_STRING Name, StartAddress, EndAddress, CurrentTime */
+			uint32_t ptr = k->x86 ? 4 : 8, us = k->x86 ? 8 : 16;
+			uint32_t stride = us + 2 * ptr + 8;
+			/* a ring: the newest entry is just before the next slot (MmLastUnloadedDriver) */
+			for (uint32_t j = 0; j < MI_UNLOADED_DRIVERS && rc == 0; j++) {
+				uint32_t slot = (last % MI_UNLOADED_DRIVERS + MI_UNLOADED_DRIVERS - 1 - j) % MI_UNLOADED_DRIVERS;
+				uint64_t e = arr + (uint64_t)slot * stride;
+				uint8_t b[48];
+				if (kh_vread(src, 0, e, b, stride) < 0) {
+					bad++;
+					continue;
+				}
+				if (kh_le16(b) == 0)
+					continue; /* never used */
+				uint64_t start = ptr == 8 ? kh_le64(b + us) : kh_le32(b + us);
+				uint64_t end = ptr == 8 ? kh_le64(b + us + 8) : kh_le32(b + us + 4);
+				uint64_t when = kh_le64(b + us + 2 * ptr);
+				if (!plausible_range(start, end) || kh_read_unicode_string(src, 0, e, name, sizeof(name)) < 0) {
+					bad++;
+					continue;
+				}
+				rc = add_unloaded(src, k, &cap, name, start, end, when);
+			}
+		}
+	}
+	if (rc < 0) {
+		kh_free(&src->alloc, k->unloaded);
+		k->unloaded = NULL;
+		k->nunloaded = 0;
+		return rc;
+	}
+	if (bad)
+		kh_source_warn(src, "unloaded drivers: %u entries unreadable or implausible, skipped", bad);
+	k->unloaded_loaded = true;
+	return 0;
+}
+
+static int unloaded_of(khang_source *src, kh_kernel **out)
+{
+	int rc = kh_kernel_get(src, out);
+	if (rc < 0)
+		return rc;
+	return load_unloaded(src, *out);
+}
+
+static void copy_unloaded(khang_unloaded_driver *out, const khang_unloaded_driver *u)
+{
+	size_t n = KH_MIN(out->size, sizeof(*u));
+	khang_unloaded_driver tmp = *u;
+	tmp.size = n;
+	memcpy(out, &tmp, n);
+}
+
+#define UNLOADED_MIN_SIZE (offsetof(khang_unloaded_driver, end) + sizeof(uint64_t))
+
+KHANG_API int khang_source_unloaded_driver_count(khang_source *src, size_t *count)
+{
+	kh_kernel *k;
+	if (!count || !kh_source_ok(src))
+		return kh_error(KHANG_EINVAL, "khang_source_unloaded_driver_count: NULL or invalid argument");
+	*count = 0;
+	int rc = unloaded_of(src, &k);
+	if (rc < 0)
+		return rc;
+	*count = k->nunloaded;
+	return 0;
+}
+
+KHANG_API int khang_source_unloaded_driver(khang_unloaded_driver *out, khang_source *src, size_t index)
+{
+	kh_kernel *k;
+	if (!out || !kh_source_ok(src) || out->size < UNLOADED_MIN_SIZE)
+		return kh_error(KHANG_EINVAL, "khang_source_unloaded_driver: NULL or invalid argument (set out->size)");
+	int rc = unloaded_of(src, &k);
+	if (rc < 0)
+		return rc;
+	if (index >= k->nunloaded)
+		return kh_error(KHANG_ENOTFOUND, "unloaded driver %zu does not exist (%zu recorded)", index, k->nunloaded);
+	copy_unloaded(out, &k->unloaded[index]);
+	return 0;
+}
+
+KHANG_API int khang_source_unloaded_driver_at(khang_unloaded_driver *out, khang_source *src, uint64_t va)
+{
+	kh_kernel *k;
+	if (!out || !kh_source_ok(src) || out->size < UNLOADED_MIN_SIZE)
+		return kh_error(KHANG_EINVAL, "khang_source_unloaded_driver_at: NULL or invalid argument (set out->size)");
+	int rc = unloaded_of(src, &k);
+	if (rc < 0)
+		return rc;
+	/* newest first: an address reused by later loads names the last owner */
+	for (size_t i = 0; i < k->nunloaded; i++) {
+		if (va >= k->unloaded[i].start && va < k->unloaded[i].end) {
+			copy_unloaded(out, &k->unloaded[i]);
+			return 0;
+		}
+	}
+	return kh_error(KHANG_ENOTFOUND, "no unloaded driver held 0x%llx", (unsigned long long)va);
+}
+
 typedef struct mod_read_ctx {
 	khang_source *src;
 	uint64_t base;
@@ -417,8 +572,16 @@ KHANG_API int khang_source_symbolize(char *buf, size_t len, khang_source *src, u
 	if (modules_of(src, &k) < 0)
 		return snprintf(buf, len, "0x%llx", (unsigned long long)va);
 	khang_module *m = module_at(k, va);
-	if (!m)
+	if (!m) {
+		/* a driver that unloaded and left code pointers behind: as WinDbg says it */
+		if (load_unloaded(src, k) == 0) {
+			for (size_t i = 0; i < k->nunloaded; i++)
+				if (va >= k->unloaded[i].start && va < k->unloaded[i].end)
+					return snprintf(buf, len, "<Unloaded_%s>+0x%llx", k->unloaded[i].name,
+					                (unsigned long long)(va - k->unloaded[i].start));
+		}
 		return snprintf(buf, len, "0x%llx", (unsigned long long)va);
+	}
 	uint64_t rva = va - m->base;
 	if (m->base == k->info.base && k->layout) {
 		kh_symbol sym;

@@ -28,6 +28,8 @@ struct fg_kernel {
 	uint64_t idle_process;
 	uint64_t system;
 	uint64_t srq;  /* shared ready queue, 0 if none */
+	uint64_t unloaded;   /* the MmUnloadedDrivers ring, 0 until the first entry */
+	uint32_t nunloaded;  /* entries added (MmLastUnloadedDriver = this % 50) */
 };
 
 _Noreturn static void die(const fg_kernel *k, const char *what)
@@ -178,6 +180,28 @@ void fg_kernel_unicode(fg_kernel *k, uint64_t va, const char *s)
 	wr_ptr(k, va + k->ps, buf);
 }
 
+void fg_kernel_add_unloaded(fg_kernel *k, const char *name, uint64_t start, uint64_t end, uint64_t when)
+{
+	/* MM_UNLOADED_DRIVER: UNICODE_STRING Name, StartAddress, EndAddress, LARGE_INTEGER CurrentTime */
+	uint32_t us = 2 * k->ps, stride = us + 2 * k->ps + 8;
+	if (!k->unloaded) {
+		k->unloaded = fg_kernel_alloc(k, 50ull * stride);
+		wr_ptr(k, k->globals[KH_G_MmUnloadedDrivers], k->unloaded);
+	}
+	uint64_t e = k->unloaded + (uint64_t)(k->nunloaded % 50) * stride;
+	fg_kernel_unicode(k, e, name);
+	wr_ptr(k, e + us, start);
+	wr_ptr(k, e + us + k->ps, end);
+	uint8_t t[8];
+	for (int i = 0; i < 8; i++)
+		t[i] = (uint8_t)(when >> (8 * i));
+	wr(k, e + us + 2 * k->ps, t, 8);
+	k->nunloaded++;
+	uint32_t last = k->nunloaded % 50;
+	uint8_t l4[4] = { (uint8_t)last, 0, 0, 0 };
+	wr(k, k->globals[KH_G_MmLastUnloadedDriver], l4, 4);
+}
+
 static uint32_t struct_size(const fg_kernel *k, kh_struct_id id, uint32_t fallback)
 {
 	uint32_t s = kh_layout_struct_size(k->l, id);
@@ -295,6 +319,8 @@ static void write_kdbg(fg_kernel *k, const fg_kernel_opts *o)
 	put64(b + 0xF8, kptr(k, k->globals[KH_G_MmNumberOfPhysicalPages]));
 	put64(b + 0x1A8, kptr(k, k->globals[KH_G_MmAvailablePages]));
 	put64(b + 0x218, kptr(k, k->globals[KH_G_KiProcessorBlock]));
+	put64(b + 0x220, kptr(k, k->globals[KH_G_MmUnloadedDrivers]));
+	put64(b + 0x228, kptr(k, k->globals[KH_G_MmLastUnloadedDriver]));
 	if (o->encode_kdbg) {
 		uint64_t never = 0x1d2c3b4a59687706ull, always = 0x8899aabbccddeeffull;
 		wr(k, k->globals[KH_G_KiWaitNever], &never, 8);

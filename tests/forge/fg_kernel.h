@@ -63,6 +63,9 @@ uint64_t fg_kernel_add_thread(fg_kernel *k, uint64_t process, uint32_t tid);
 void fg_kernel_set_current(fg_kernel *k, uint32_t cpu, uint64_t thread);
 /* A loaded module (entry appended to PsLoadedModuleList). */
 uint64_t fg_kernel_add_module(fg_kernel *k, const char *name, uint64_t base, uint32_t size);
+/* An entry of the unloaded-driver ring (nt!MmUnloadedDrivers, 50 slots,
+ * wrapping; MmLastUnloadedDriver is advanced). when is a FILETIME. */
+void fg_kernel_add_unloaded(fg_kernel *k, const char *name, uint64_t start, uint64_t end, uint64_t when);
 
 /* ---- objects: threads, waits, ready queues (issue 4) -----------------------
  * fg_kernel_new also writes: DISPATCHER_HEADER.Type of processes (3) and

@@ -69,6 +69,29 @@ int fg_triage_write(fg_forge *f, const fg_triage_opts *o, uint8_t **out, size_t 
 	size_t proc = put_range(&b, f, &o->process);
 	size_t thr = put_range(&b, f, &o->thread);
 	size_t stk = put_range(&b, f, &o->stack);
+	/* unloaded drivers: a count, then DUMP_UNLOADED_DRIVERS entries */
+	size_t ul = 0;
+	if (o->nunloaded) {
+		size_t head = is64 ? 8 : 4, ustride = is64 ? 0x38 : 0x28, us = is64 ? 16 : 8;
+		ul = put(&b, NULL, head + ustride * o->nunloaded);
+		fg_put_le32(b.p + ul, (uint32_t)o->nunloaded);
+		for (size_t i = 0; i < o->nunloaded; i++) {
+			const fg_triage_driver *d = &o->unloaded[i];
+			uint8_t *e = b.p + ul + head + ustride * i;
+			size_t n = strlen(d->path);
+			e[0] = (uint8_t)(2 * n); /* Name.Length: the full name's */
+			e[2] = (uint8_t)(2 * n);
+			for (size_t c = 0; c < n && c < 12; c++)
+				e[us + 2 * c] = (uint8_t)d->path[c];
+			if (is64) {
+				fg_put_le64(e + us + 24, d->base);
+				fg_put_le64(e + us + 32, d->base + d->size);
+			} else {
+				fg_put_le32(e + us + 24, (uint32_t)d->base);
+				fg_put_le32(e + us + 28, (uint32_t)(d->base + d->size));
+			}
+		}
+	}
 	/* driver list, then the string pool */
 	size_t stride = is64 ? 0x90 : 0x54;
 	size_t dl = o->ndrivers ? put(&b, NULL, stride * o->ndrivers) : 0;
@@ -114,6 +137,7 @@ int fg_triage_write(fg_forge *f, const fg_triage_opts *o, uint8_t **out, size_t 
 	fg_put_le32(t + 0x08, (uint32_t)valid);
 	fg_put_le32(t + 0x0C, is64 ? 0x348 : 0x320);
 	fg_put_le32(t + 0x10, is64 ? 0xF00 : 0x7D0);
+	fg_put_le32(t + 0x18, (uint32_t)ul);
 	fg_put_le32(t + 0x1C, (uint32_t)prcb);
 	fg_put_le32(t + 0x20, (uint32_t)proc);
 	fg_put_le32(t + 0x24, (uint32_t)thr);

@@ -37,6 +37,10 @@ typedef struct fg_triage_opts {
 	size_t nblocks;
 	const fg_triage_driver *drivers;
 	size_t ndrivers;
+	/* unloaded drivers: path is the name (12 characters kept), base and
+	 * base + size the range; timestamp unused */
+	const fg_triage_driver *unloaded;
+	size_t nunloaded;
 } fg_triage_opts;
 
 /* Build the dump in a malloc'd buffer. Ranges are read from the kernel

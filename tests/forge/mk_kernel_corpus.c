@@ -17,6 +17,7 @@ static int write_one(const char *dir, const char *name, const kh_layout *l, fg_a
 	uint64_t p = fg_kernel_add_process(k, "explorer.exe", 3000, 600);
 	fg_kernel_add_thread(k, p, 3004);
 	fg_kernel_add_module(k, "TmXPFlt.sys", fg_kernel_base(k) + 0x4000000, 0x80000);
+	fg_kernel_add_unloaded(k, "dam.sys", fg_kernel_base(k) + 0x5000000, fg_kernel_base(k) + 0x501c000, 0x01d7000000000000ull);
 	fg_write_opts wo = FG_WRITE_OPTS_INIT;
 	wo.format = FG_FMT_BITMAP_KERNEL;
 	wo.kernel_only = 1;
@@ -60,6 +61,9 @@ static int write_triage(const char *dir, const char *name, const kh_layout *l, f
 	to.nblocks = 2;
 	to.drivers = drivers;
 	to.ndrivers = 1;
+	fg_triage_driver unloaded[] = { { "WdBoot.sys", fg_kernel_base(k) + 0x5000000, 0x12000, 0 } };
+	to.unloaded = unloaded;
+	to.nunloaded = 1;
 	uint8_t *img;
 	size_t len;
 	int bad = fg_triage_write(f, &to, &img, &len) != 0;

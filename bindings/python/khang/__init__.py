@@ -23,7 +23,7 @@ from .alpc import AlpcConnection, AlpcKind, AlpcPort, AlpcQueue, AlpcWait, Proce
 from .dump import DumpInfo, Dump, TlbStats, TriageInfo, arch_name, dump_type_name, open
 from .errors import (EBUFSIZE, ECORRUPT, EFORMAT, EINVAL, EIO, ELIMIT, ENOMEM, ENOTFOUND,
                      ENOTPRESENT, ERANGE, EUNSUPPORTED, ITEROVER, OK, ErrorCode, KhangError)
-from .kernel import KernelInfo, Module
+from .kernel import KernelInfo, Module, UnloadedDriver
 from .layout import Layout
 from .objects import (DispatcherType, Process, Processor, ProcessorSlot, ReadyEntry, Thread, ThreadState,
                       WaitObject, WaitReason, format_duration)
@@ -58,7 +58,7 @@ def strerror(code):
 __all__ = [
     "Arch", "Dump", "DumpInfo", "DumpType", "ErrorCode", "Frame", "FrameKind", "KernelInfo",
     "KhangError", "Layout", "LayoutCheck", "LayoutSource", "Module", "Source", "Stack",
-    "StackEnd", "StackFlags", "StackStart", "TlbStats", "TriageInfo", "UniqueStack",
+    "StackEnd", "StackFlags", "StackStart", "TlbStats", "TriageInfo", "UniqueStack", "UnloadedDriver",
     "DispatcherType", "Process", "Processor", "ProcessorSlot", "ReadyEntry", "Thread", "ThreadState",
     "WaitObject", "WaitReason", "format_duration",
     "AlpcConnection", "AlpcKind", "AlpcPort", "AlpcQueue", "AlpcWait", "ProcessRef", "ThreadRef",

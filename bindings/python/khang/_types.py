@@ -153,6 +153,16 @@ class KernelInfo(Structure):
     ]
 
 
+class UnloadedDriver(Structure):
+    _fields_ = [
+        ("size", c_size_t),
+        ("name", c_char * 64),
+        ("start", c_uint64),
+        ("end", c_uint64),
+        ("unload_time", c_uint64),
+    ]
+
+
 def sized(cls):
     """A zeroed instance with ``size`` set (the C *_INIT macros)."""
     s = cls()
@@ -168,4 +178,5 @@ C_STRUCTS = {
     TriageInfo: "khang_triage_info",
     TlbStats: "khang_tlb_stats",
     KernelInfo: "khang_kernel_info",
+    UnloadedDriver: "khang_unloaded_driver",
 }

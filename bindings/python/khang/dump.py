@@ -360,6 +360,20 @@ class Dump:
         return HandleIterator(self, _kernel.iter_new, _kernel.iter_next, _kernel.iter_free,
                               _kernel.iter_skipped, _kernel.Module)
 
+    def unloaded_drivers(self):
+        """The drivers the kernel unloaded before the dump, as a list of
+        :class:`~khang.UnloadedDriver` (newest first where the dump tells the
+        order: MmUnloadedDrivers; triage dumps in their own order)."""
+        out = []
+        with self._lock:
+            n = c_size_t(0)
+            _kernel._unloaded_count(self._handle(), byref(n))
+            for i in range(n.value):
+                cu = sized(_types.UnloadedDriver)
+                _kernel._unloaded(byref(cu), self._handle(), i)
+                out.append(_kernel.UnloadedDriver(text(cu.name), cu.start, cu.end, cu.unload_time))
+        return out
+
     def module_at(self, va):
         """The module whose image holds ``va``, or None."""
         m = handle()

@@ -4,7 +4,7 @@ import dataclasses
 from ctypes import POINTER, c_char_p, c_int, c_int64, c_size_t, c_uint32, c_uint64
 
 from ._ffi import check_next, ffi, handle, text
-from ._types import KernelInfo as _CKernelInfo, LayoutCheck
+from ._types import KernelInfo as _CKernelInfo, LayoutCheck, UnloadedDriver as _CUnloaded
 
 _kernel_info = ffi("source_kernel_info", [POINTER(_CKernelInfo), handle])
 _ticks_to_ms = ffi("source_ticks_to_ms", [handle, c_uint32], c_int64, None)
@@ -19,6 +19,8 @@ _size = ffi("module_size", [handle], c_uint32, None)
 _timestamp = ffi("module_timestamp", [handle], c_uint32, None)
 _module_at = ffi("source_module_at", [POINTER(handle), handle, c_uint64])
 _symbolize = ffi("source_symbolize", [c_char_p, c_size_t, handle, c_uint64])
+_unloaded_count = ffi("source_unloaded_driver_count", [handle, POINTER(c_size_t)])
+_unloaded = ffi("source_unloaded_driver", [POINTER(_CUnloaded), handle, c_size_t])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +54,23 @@ class KernelInfo:
     def check_name(self):
         """"passed", "partial", "failed" or "none", as ``khang info`` prints."""
         return self.check.name.lower() if isinstance(self.check, LayoutCheck) else str(self.check)
+
+
+@dataclasses.dataclass(frozen=True)
+class UnloadedDriver:
+    """A driver the kernel unloaded before the dump (``khang_unloaded_driver``).
+
+    ``end`` is exclusive; ``unload_time`` is a FILETIME (100 ns since 1601),
+    0 when the dump does not record it (triage dumps). Triage dumps keep at
+    most 12 characters of the name.
+    """
+    name: str
+    start: int
+    end: int
+    unload_time: int
+
+    def __contains__(self, va):
+        return self.start <= va < self.end
 
 
 class Module:

@@ -144,6 +144,11 @@ static int structs(void)
 	MEMBER(khang_kernel_info, tick_count); MEMBER(khang_kernel_info, tick_multiplier);
 	MEMBER(khang_kernel_info, time_increment);
 	END();
+	BEGIN(khang_unloaded_driver);
+	MEMBER(khang_unloaded_driver, size); MEMBER(khang_unloaded_driver, name);
+	MEMBER(khang_unloaded_driver, start); MEMBER(khang_unloaded_driver, end);
+	MEMBER(khang_unloaded_driver, unload_time);
+	END();
 	printf("}\n");
 	return 0;
 }

@@ -1,5 +1,6 @@
 """The bindings give the same answers as the C API and the khang tool."""
 
+import datetime
 import threading
 import unittest
 
@@ -154,6 +155,27 @@ class TestAgainstCli(unittest.TestCase):
                         for m in it]
                 self.assertEqual(j["modules"], mods)
                 self.assertEqual(j["skipped"], it.skipped)
+                unl = []
+                for u in dump.unloaded_drivers():
+                    e = {"name": u.name, "start": hexs(u.start), "end": hexs(u.end)}
+                    if u.unload_time:
+                        when = datetime.datetime(1601, 1, 1) + datetime.timedelta(microseconds=u.unload_time // 10)
+                        e["unloaded"] = when.strftime("%Y-%m-%d %H:%M:%S UTC")
+                    unl.append(e)
+                self.assertEqual(j["unloaded"], unl)
+
+    def test_unloaded_real_triage(self):
+        real = [p for p in dumps() if p.endswith("triage_x64.dmp")]
+        if not real:
+            self.skipTest("realdumps/triage_x64.dmp not available (set KHANG_SHARED_DIR)")
+        for path in real:
+            with khang.open(path) as dump:
+                u = dump.unloaded_drivers()
+                self.assertEqual([d.name for d in u], ["dam.sys", "WdBoot.sys", "hwpolicy.sys", "mcupdate.dll"])
+                self.assertEqual((u[0].start, u[0].end), (0xfffff80487de0000, 0xfffff80487dfc000))
+                self.assertIn(0xfffff80487de0040, u[0])
+                self.assertEqual(u[0].unload_time, 0)
+                self.assertEqual(dump.symbolize(0xfffff80487de0040), "<Unloaded_dam.sys>+0x40")
 
 
 class TestPythonSide(unittest.TestCase):
