@@ -84,6 +84,27 @@ static void json_warnings(json_out *j, khang_source *src)
 	json_arr_close(j);
 }
 
+/* The end of a list command (ps, threads): close the JSON array with the
+ * count, skipped entries and warnings, or print the table and its count
+ * line; then close the view. */
+static void list_end(view *v, json_out *j, cli_table *t, const char *what, size_t n, uint32_t skipped)
+{
+	if (v->json) {
+		json_arr_close(j);
+		json_kv_u64(j, "count", n);
+		json_kv_u64(j, "skipped", skipped);
+		json_warnings(j, v->src);
+		json_end(j);
+	} else {
+		cli_table_print(t, stdout);
+		printf("\n%s Count: %zu", what, n);
+		if (skipped)
+			printf(" (%u damaged entries skipped)", skipped);
+		printf("\n");
+	}
+	view_close(v);
+}
+
 static void json_kv_i64_or_null(json_out *j, const char *k, int64_t v)
 {
 	json_key(j, k);
@@ -690,20 +711,7 @@ int cmd_ps(const cli_opts *o)
 	}
 	uint32_t skipped = khang_process_iter_skipped(it);
 	khang_process_iter_free(it);
-	if (v.json) {
-		json_arr_close(&j);
-		json_kv_u64(&j, "count", n);
-		json_kv_u64(&j, "skipped", skipped);
-		json_warnings(&j, v.src);
-		json_end(&j);
-	} else {
-		cli_table_print(&t, stdout);
-		printf("\nProcess Count: %zu", n);
-		if (skipped)
-			printf(" (%u damaged entries skipped)", skipped);
-		printf("\n");
-	}
-	view_close(&v);
+	list_end(&v, &j, &t, "Process", n, skipped);
 	return 0;
 }
 
@@ -799,20 +807,7 @@ int cmd_threads(const cli_opts *o)
 		}
 	}
 	free(sel);
-	if (v.json) {
-		json_arr_close(&j);
-		json_kv_u64(&j, "count", n);
-		json_kv_u64(&j, "skipped", skipped);
-		json_warnings(&j, v.src);
-		json_end(&j);
-	} else {
-		cli_table_print(&t, stdout);
-		printf("\nThread Count: %zu", n);
-		if (skipped)
-			printf(" (%u damaged entries skipped)", skipped);
-		printf("\n");
-	}
-	view_close(&v);
+	list_end(&v, &j, &t, "Thread", n, skipped);
 	return 0;
 }
 
