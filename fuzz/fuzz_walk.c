@@ -16,6 +16,7 @@
  * (always on). tests/forge/mk_walk_corpus.c writes the seed corpus.
  */
 #include "fuzz_check.h"
+#include "fuzz_patch.h"
 #include <stdint.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -244,24 +245,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2)
 		return 0;
 	const base *b = &bases[data[0] % FG_WALK_BASES];
-	uint8_t *dump = malloc(b->len);
-	FUZZ_CHECK(dump != NULL);
-	memcpy(dump, b->data, b->len);
-	uint64_t area = b->len - b->first_page;
-	size_t pos = 2;
-	while (area && pos + 5 <= size) {
-		uint32_t off = (uint32_t)data[pos] | (uint32_t)data[pos + 1] << 8 | (uint32_t)data[pos + 2] << 16 |
-		               (uint32_t)data[pos + 3] << 24;
-		size_t n = (size_t)(data[pos + 4] % 16) + 1;
-		pos += 5;
-		if (n > size - pos)
-			n = size - pos;
-		uint64_t at = b->first_page + off % area;
-		if (n > b->len - at)
-			n = (size_t)(b->len - at);
-		memcpy(dump + at, data + pos, n);
-		pos += n;
-	}
+	uint8_t *dump = fuzz_patched_copy(b->data, b->len, b->first_page, data, size, 2);
 	khang_source *src;
 	khang_source_opts o = KHANG_SOURCE_OPTS_INIT;
 	o.max_list_entries = (data[1] & 1) ? 64 : 512;
