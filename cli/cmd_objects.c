@@ -558,6 +558,11 @@ int cmd_prcb(const cli_opts *o)
 		view_close(&v);
 		return 2;
 	}
+	khang_processor_dpc dpc = KHANG_PROCESSOR_DPC_INIT;
+	char sym[160] = "";
+	khang_processor_dpc_info(&dpc, p);
+	if (dpc.routine)
+		khang_source_symbolize(sym, sizeof(sym), v.src, dpc.routine);
 	if (v.json) {
 		json_out j;
 		json_begin(&j, stdout);
@@ -584,6 +589,20 @@ int cmd_prcb(const cli_opts *o)
 		json_kv_i64_or_null(&j, "dpc_queue_depth", khang_processor_dpc_queue_depth(p));
 		json_kv_i64_or_null(&j, "threaded_dpc_queue_depth", khang_processor_threaded_dpc_queue_depth(p));
 		json_kv_i64_or_null(&j, "ready_summary", khang_processor_ready_summary(p));
+		json_key(&j, "dpc");
+		json_obj_open(&j);
+		json_key(&j, "routine");
+		if (dpc.routine)
+			json_hex(&j, dpc.routine);
+		else
+			json_null(&j);
+		json_kv_str(&j, "routine_symbol", dpc.routine ? sym : "");
+		json_kv_i64_or_null(&j, "routine_active", dpc.routine_active);
+		json_kv_i64_or_null(&j, "time_count", dpc.time_count);
+		json_kv_i64_or_null(&j, "time_limit", dpc.time_limit);
+		json_kv_i64_or_null(&j, "watchdog_period", dpc.watchdog_period);
+		json_kv_i64_or_null(&j, "watchdog_count", dpc.watchdog_count);
+		json_obj_close(&j);
 		json_key(&j, "shared_ready_queue");
 		if (khang_processor_shared_ready_queue(p))
 			json_hex(&j, khang_processor_shared_ready_queue(p));
@@ -613,6 +632,10 @@ int cmd_prcb(const cli_opts *o)
 	       fms(b[0], 32, p), num(b[1], 32, khang_processor_mhz(p)), xnum(b[2], 32, khang_processor_feature_bits(p)));
 	printf("DPC queue -- %s queued, %s threaded\n", num(b[0], 32, khang_processor_dpc_queue_depth(p)),
 	       num(b[1], 32, khang_processor_threaded_dpc_queue_depth(p)));
+	printf("DPC -- routine %s%s%s%s, active %s, time %s of %s ticks, watchdog %s of %s\n",
+	       dpc.routine ? hex(b[0], 32, &v, dpc.routine) : "-", dpc.routine ? " (" : "", sym, dpc.routine ? ")" : "",
+	       num(b[1], 32, dpc.routine_active), num(b[2], 32, dpc.time_count), num(b[3], 32, dpc.time_limit),
+	       num(b[4], 32, dpc.watchdog_count), num(b[5], 32, dpc.watchdog_period));
 	printf("Ready -- Summary %s", xnum(b[0], 32, khang_processor_ready_summary(p)));
 	if (khang_processor_shared_ready_queue(p))
 		printf(" SharedReadyQueue %s", hex(b[1], 32, &v, khang_processor_shared_ready_queue(p)));

@@ -17,6 +17,7 @@
 #include "khang/processor.h"
 #include "khang/process.h"
 #include "khang/thread.h"
+#include "khang/irp.h"
 #include "khang/alpc.h"
 #include "khang/verdict.h"
 

@@ -236,7 +236,21 @@ static void synthetic(const kh_layout *l, fg_arch arch, bool expect_exact)
 	assert_int_equal(fg_read_virtual(f, fg_kernel_dtb(f), fg_kernel_base(k) + lfanew + 24 + (x64 ? 0x70 : 0x60) + 6 * 8,
 	                                 &dbg, 4),
 	                 0);
+	/* a DPC watchdog violation on processor 1 while it ran a DPC of TmXPFlt.sys:
+	 * the KPRCB names the routine (CurrentDpcRoutine where the kernel has it,
+	 * else DpcData[0].ActiveDpc -> KDPC.DeferredRoutine) */
+	uint64_t routine = fg_kernel_base(k) + 0x4000100;
+	uint64_t kdpc = fg_kernel_alloc(k, 0x40);
+	assert_int_equal(fg_kernel_set(k, kdpc, KH_F_KDPC_DeferredRoutine, routine), 0);
+	bool named = fg_kernel_set(k, fg_kernel_prcb(k, 1), KH_F_KPRCB_CurrentDpcRoutine, routine) == 0 ||
+	             fg_kernel_set(k, fg_kernel_prcb(k, 1), KH_F_KPRCB_ActiveDpc, kdpc) == 0;
+	fg_header *h = fg_header_of(f);
+	h->bugcheck_code = 0x133;
+	h->bugcheck_params[0] = 0;
+	h->bugcheck_params[1] = 0x501;
+	h->bugcheck_params[2] = 0x500;
 	fg_triage_range blocks[] = {
+		{ kdpc, 0x40 },
 		{ fg_kernel_global(k, KH_G_KiProcessorBlock), 2 * ps },
 		{ fg_kernel_base(k), 0x1000 }, /* the kernel's PE header */
 		{ fg_kernel_base(k) + (dbg & ~0xFFFu), 0x1000 },
@@ -263,7 +277,7 @@ static void synthetic(const kh_layout *l, fg_arch arch, bool expect_exact)
 	to.kdbg.va = fg_kernel_global(k, KH_G_KdDebuggerDataBlock);
 	to.kdbg.size = 0x340;
 	to.blocks = blocks;
-	to.nblocks = 3;
+	to.nblocks = 4;
 	to.drivers = drivers;
 	to.ndrivers = 2;
 	uint8_t *img;
@@ -280,7 +294,7 @@ static void synthetic(const kh_layout *l, fg_arch arch, bool expect_exact)
 	assert_int_equal(ti.top_of_stack, stack + 0x100);
 	assert_int_equal(ti.stack_size, 0x1f00);
 	assert_int_equal(ti.drivers, 2);
-	assert_int_equal(ti.data_blocks, 3);
+	assert_int_equal(ti.data_blocks, 4);
 	assert_int_equal(ti.size_of_dump, len);
 	uint64_t v = 0;
 	assert_int_equal(khang_read_virtual(src, 0, stack + 0x100, &v, ps, NULL, NULL), 0);
@@ -324,6 +338,28 @@ static void synthetic(const kh_layout *l, fg_arch arch, bool expect_exact)
 	assert_string_equal(u.name, "old.sys");
 	assert_int_equal(khang_source_unloaded_driver_at(&u, src, fg_kernel_base(k) + 0x5020000), KHANG_ENOTFOUND);
 	assert_int_equal(khang_source_unloaded_driver(&u, src, 2), KHANG_ENOTFOUND);
+	/* the verdict blames the DPC routine's driver */
+	khang_verdict *vd;
+	assert_int_equal(khang_hang_verdict(&vd, src, NULL), 0);
+	printf("  %s\n", khang_verdict_summary(vd));
+	khang_verdict_step st = KHANG_VERDICT_STEP_INIT;
+	assert_int_equal(khang_verdict_step_at(&st, vd, 0), 0);
+	printf("  step: %s\n", st.text);
+	if (!named) {
+		/* Windows 7 keeps neither: the stack copy would tell (here it is empty) */
+		assert_string_equal(st.text, "processor 1 ran one DPC too long (1281 clock ticks, limit 1280)");
+		assert_int_not_equal(khang_verdict_get_category(vd), KHANG_VERDICT_BLOCKED_IN_DRIVER);
+		goto verdict_done;
+	}
+	assert_int_equal(khang_verdict_get_category(vd), KHANG_VERDICT_BLOCKED_IN_DRIVER);
+	assert_string_equal(khang_verdict_culprit_module(vd), "TmXPFlt.sys");
+	assert_string_equal(khang_verdict_summary(vd), "DPC watchdog: a DPC ran too long in TmXPFlt.sys on processor 1 "
+	                                              "(routine TmXPFlt+0x100, 1281 clock ticks, limit 1280)");
+	assert_int_equal(khang_thread_tid(khang_verdict_culprit_thread(vd)), 4236);
+	assert_true(khang_verdict_warning_count(vd) >= 1);
+	assert_non_null(strstr(khang_verdict_warning(vd, 0), "a triage dump holds only the crashing processor"));
+verdict_done:
+	khang_verdict_free(vd);
 	for (uint32_t i = 0; i < khang_source_warning_count(src); i++)
 		printf("  warning: %s\n", khang_source_warning(src, i));
 	khang_source_free(src);
@@ -347,6 +383,9 @@ static void test_triage_synthetic_x86(void **state)
 		assert_true(n > 0);
 		synthetic(c[0].layout, pae ? FG_X86_PAE : FG_X86, false);
 	}
+	/* Windows 10 x86: the DPC routine through DpcData[0].ActiveDpc */
+	assert_true(kh_layout_builtin_candidates(KHANG_ARCH_X86, 10240, 1, c, 4) > 0);
+	synthetic(c[0].layout, FG_X86_PAE, false);
 }
 
 int main(void)

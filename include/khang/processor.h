@@ -253,6 +253,40 @@ KHANG_API int64_t khang_processor_dpc_queue_depth(const khang_processor *p);
  */
 KHANG_API int64_t khang_processor_threaded_dpc_queue_depth(const khang_processor *p);
 /**
+ * @brief What a processor's DPC machinery was doing (KHANG_PROCESSOR_DPC_INIT).
+ *
+ * The fields a DPC_WATCHDOG_VIOLATION (0x133) points at: the routine that
+ * was running and the watchdog's counters. Values the kernel's layout does
+ * not have are -1 (counters) or 0 (addresses).
+ */
+typedef struct khang_processor_dpc {
+	size_t size;             /**< sizeof(khang_processor_dpc) */
+	uint64_t routine;        /**< the DPC routine running: KPRCB.CurrentDpcRoutine (Windows 10 1903 and later), else
+	                              the DeferredRoutine of KPRCB.DpcData[0].ActiveDpc; 0 none or unknown */
+	uint64_t active_dpc;     /**< the KDPC being run (KPRCB.DpcData[0].ActiveDpc); 0 none or unknown */
+	int routine_active;      /**< KPRCB.DpcRoutineActive: 1 a DPC routine is running, 0 not, -1 unknown */
+	int64_t time_count;      /**< clock ticks the running DPC has taken (KPRCB.DpcTimeCount), -1 unknown */
+	int64_t time_limit;      /**< the single-DPC limit in ticks (KPRCB.DpcTimeLimit), -1 unknown */
+	int64_t watchdog_period; /**< the cumulative DISPATCH_LEVEL limit (KPRCB.DpcWatchdogPeriod), -1 unknown */
+	int64_t watchdog_count;  /**< the cumulative watchdog counter (KPRCB.DpcWatchdogCount), -1 unknown */
+} khang_processor_dpc;
+
+/** Static initialiser for @ref khang_processor_dpc. */
+#define KHANG_PROCESSOR_DPC_INIT KHANG_SIZED_INIT(khang_processor_dpc)
+
+/**
+ * @brief The DPC routine and DPC watchdog counters of a processor.
+ *
+ * Read from the dump on each call (a few small reads); no allocation.
+ * Thread safety: as the other processor accessors (one source, one thread).
+ * @param[out] out filled up to out->size bytes (set it first)
+ * @param p the processor
+ * @return 0 (fields the dump does not hold are -1 / 0); KHANG_EINVAL for a
+ *         NULL argument, a skipped processor or out->size too small.
+ */
+KHANG_API int khang_processor_dpc_info(khang_processor_dpc *out, const khang_processor *p);
+
+/**
  * @brief KPRCB.ReadySummary: bit p set when ready list p is not empty.
  * @param p the processor
  * @return the value; -1 when unknown.

@@ -48,6 +48,14 @@ void kh_v_summary(khang_verdict *v, const char *fmt, ...) KH_PRINTF(2, 3);
 int kh_v_edge(khang_verdict *v, khang_edge_kind kind, khang_node_kind fk, uint64_t from, khang_node_kind tk,
               uint64_t to);
 
+/* true for a kernel module that ships with Windows (case-insensitive
+ * file name, "ntoskrnl.exe", "fltmgr.sys"); others count as third-party. */
+bool kh_v_is_inbox(const char *name);
+
+/* The bugcheck rule (bugcheck.c): true when it decided the verdict (a crash,
+ * or a hang-type bugcheck whose parameters name the culprit). */
+bool kh_rule_bugcheck(khang_verdict *v, khang_source *src);
+
 /* "app.exe 1234.5678" for a thread (buf of at least 64 bytes). */
 const char *kh_v_thread_label(const khang_thread *t, char *buf, size_t len);
 

@@ -526,7 +526,7 @@ static const char *const inbox_modules[] = {
 	"wmilib.sys", "wof.sys", "wpprecorder.sys", "ws2ifsl.sys", "wtd.sys",
 };
 
-static bool is_inbox(const char *name)
+bool kh_v_is_inbox(const char *name)
 {
 	char low[64];
 	size_t i;
@@ -577,7 +577,7 @@ static void find_blocked_in(state *s, const khang_thread *t, blocked_in *out)
 		                                                                                     : 0xffff800000000000ull))
 			break; /* user mode: the kernel part is what blocks */
 		khang_source_symbolize(sym, sizeof(sym), s->src, f.ip);
-		if (!out->module[0] && khang_source_module_at(&m, s->src, f.ip) == 0 && !is_inbox(khang_module_name(m)))
+		if (!out->module[0] && khang_source_module_at(&m, s->src, f.ip) == 0 && !kh_v_is_inbox(khang_module_name(m)))
 			kh_copy_str(out->module, sizeof(out->module), khang_module_name(m));
 		if (plumbing(sym))
 			continue;
@@ -1052,115 +1052,6 @@ static bool rule_driver(state *s)
 	return true;
 }
 
-/* ---- bugchecks ------------------------------------------------------------------- */
-
-static const struct {
-	uint32_t code;
-	const char *name;
-	bool hang;
-	int addr_param;  /* 1-based parameter holding the faulting address, 0 none */
-} bugchecks[] = {
-	{ 0x0A, "IRQL_NOT_LESS_OR_EQUAL", false, 4 },
-	{ 0x1E, "KMODE_EXCEPTION_NOT_HANDLED", false, 2 },
-	{ 0x3B, "SYSTEM_SERVICE_EXCEPTION", false, 2 },
-	{ 0x50, "PAGE_FAULT_IN_NONPAGED_AREA", false, 3 },
-	{ 0x7E, "SYSTEM_THREAD_EXCEPTION_NOT_HANDLED", false, 2 },
-	{ 0x7F, "UNEXPECTED_KERNEL_MODE_TRAP", false, 0 },
-	{ 0x8E, "KERNEL_MODE_EXCEPTION_NOT_HANDLED", false, 2 },
-	{ 0x9F, "DRIVER_POWER_STATE_FAILURE", true, 0 },
-	{ 0xD1, "DRIVER_IRQL_NOT_LESS_OR_EQUAL", false, 4 },
-	{ 0xE2, "MANUALLY_INITIATED_CRASH", true, 0 },
-	{ 0xEF, "CRITICAL_PROCESS_DIED", true, 0 },
-	{ 0x101, "CLOCK_WATCHDOG_TIMEOUT", true, 0 },
-	{ 0x133, "DPC_WATCHDOG_VIOLATION", true, 0 },
-	{ 0x139, "KERNEL_SECURITY_CHECK_FAILURE", false, 0 },
-	{ 0x161, "LIVE_SYSTEM_DUMP", true, 0 },
-	{ 0x1C8, "MANUALLY_INITIATED_POWER_BUTTON_HOLD", true, 0 },
-};
-
-static bool rule_bugcheck(state *s)
-{
-	khang_source_info in = KHANG_SOURCE_INFO_INIT;
-	khang_source_get_info(&in, s->src);
-	uint32_t code = in.bugcheck_code, base = code & ~0x10000000u; /* the _M variants */
-	if (!code) {
-		kh_v_check(s->v, "bugcheck", KHANG_CHECK_OK, "no bugcheck recorded (a live or debugger-written dump)");
-		return false;
-	}
-	const char *name = "an unlisted bugcheck";
-	bool hang = false;
-	int ap = 0;
-	for (size_t i = 0; i < KH_ARRAY_SIZE(bugchecks); i++)
-		if (bugchecks[i].code == base) {
-			name = bugchecks[i].name;
-			hang = bugchecks[i].hang;
-			ap = bugchecks[i].addr_param;
-		}
-	if (hang) {
-		char why[256] = "";
-		const uint64_t *p = in.bugcheck_params;
-		const khang_process *proc;
-		switch (base) {
-		case 0x133:
-			if (p[0] == 0)
-				snprintf(why, sizeof(why), "; one DPC ran too long (%llu ticks, limit %llu)",
-				         (unsigned long long)p[1], (unsigned long long)p[2]);
-			else if (p[0] == 1)
-				snprintf(why, sizeof(why), "; the processor spent too long at DISPATCH_LEVEL or above in total");
-			break;
-		case 0x101:
-			snprintf(why, sizeof(why), "; processor %llu stopped answering clock interrupts", (unsigned long long)p[3]);
-			break;
-		case 0x9F:
-			if (p[0] == 3) {
-				snprintf(why, sizeof(why), "; a device (object 0x%llx) did not complete power IRP 0x%llx in time",
-				         (unsigned long long)p[1], (unsigned long long)p[3]);
-			} else if (p[0] == 4) {
-				snprintf(why, sizeof(why), "; a power state transition timed out waiting to synchronise with PnP");
-			}
-			break;
-		case 0xEF:
-			if (khang_process_by_address(&proc, s->src, p[0]) == 0)
-				snprintf(why, sizeof(why), "; the critical process %s (PID %lld) died", khang_process_name(proc),
-				         (long long)khang_process_pid(proc));
-			else
-				snprintf(why, sizeof(why), "; a critical process (0x%llx) died", (unsigned long long)p[0]);
-			break;
-		case 0xE2:
-			snprintf(why, sizeof(why), "; the dump was forced (keyboard or debugger) on a system that hung");
-			break;
-		case 0x1C8:
-			snprintf(why, sizeof(why), "; the dump was forced by holding the power button on a system that hung");
-			break;
-		default:
-			break;
-		}
-		kh_v_check(s->v, "bugcheck", KHANG_CHECK_OK, "0x%x %s%s: analysed as a hang", code, name, why);
-		if (s->src->triage)
-			kh_v_warn(s->v, "a triage dump holds only the crashing processor, its current thread and process: "
-			                "other processors, threads, locks and ALPC waits cannot be seen");
-		return false;
-	}
-	char where[160] = "";
-	if (ap) {
-		uint64_t addr = in.bugcheck_params[ap - 1];
-		char sym[128];
-		khang_source_symbolize(sym, sizeof(sym), s->src, addr);
-		const khang_module *m;
-		if (khang_source_module_at(&m, s->src, addr) == 0)
-			kh_copy_str(s->v->culprit_module, sizeof(s->v->culprit_module), khang_module_name(m));
-		snprintf(where, sizeof(where), " at %s", sym);
-	}
-	kh_v_check(s->v, "bugcheck", KHANG_CHECK_FOUND, "0x%x %s: the system crashed", code, name);
-	kh_v_step(s->v, KHANG_STEP_NOTE, NULL, NULL, 0, -1, "bugcheck 0x%x %s (0x%llx, 0x%llx, 0x%llx, 0x%llx)%s", code,
-	          name, (unsigned long long)in.bugcheck_params[0], (unsigned long long)in.bugcheck_params[1],
-	          (unsigned long long)in.bugcheck_params[2], (unsigned long long)in.bugcheck_params[3], where);
-	s->v->category = KHANG_VERDICT_CRASH;
-	s->v->confidence = 95;
-	kh_v_summary(s->v, "crash, not a hang: bugcheck 0x%x (%s)%s", code, name, where);
-	return true;
-}
-
 /* ---- other checks ------------------------------------------------------------------ */
 
 static void check_memory(state *s)
@@ -1238,7 +1129,7 @@ KHANG_API int khang_hang_verdict(khang_verdict **out, khang_source *src, const k
 	s.ready_ms = opts && opts->ready_wait_ms ? opts->ready_wait_ms : DEFAULT_READY_WAIT_MS;
 	int rc = 0;
 
-	if (rule_bugcheck(&s))
+	if (kh_rule_bugcheck(v, src))
 		goto done;
 	if ((rc = kh_kernel_get(src, &s.k)) < 0 || !s.k->layout) {
 		kh_v_warn(v, "no kernel layout: %s", rc < 0 ? khang_error_last() : s.k->info.layout_note);

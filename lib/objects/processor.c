@@ -322,6 +322,31 @@ P_I64(threaded_dpc_queue_depth, tdpc_depth)
 P_I64(ready_summary, ready_summary)
 #undef P_I64
 
+#define DPC_MIN_SIZE (offsetof(khang_processor_dpc, routine) + sizeof(uint64_t))
+
+KHANG_API int khang_processor_dpc_info(khang_processor_dpc *out, const khang_processor *p)
+{
+	if (!out || out->size < DPC_MIN_SIZE || !kh_processor_ok(p))
+		return kh_error(KHANG_EINVAL, "khang_processor_dpc_info: NULL or invalid argument (set out->size)");
+	kh_objects *o = p->o;
+	khang_processor_dpc d;
+	memset(&d, 0, sizeof(d));
+	d.active_dpc = field_ptr(o, p->kprcb, KH_F_KPRCB_ActiveDpc);
+	d.routine = field_ptr(o, p->kprcb, KH_F_KPRCB_CurrentDpcRoutine);
+	if (!d.routine && d.active_dpc)
+		d.routine = field_ptr(o, d.active_dpc, KH_F_KDPC_DeferredRoutine);
+	int64_t active = field_i64(o, p->kprcb, KH_F_KPRCB_DpcRoutineActive);
+	d.routine_active = active < 0 ? -1 : active != 0;
+	d.time_count = field_i64(o, p->kprcb, KH_F_KPRCB_DpcTimeCount);
+	d.time_limit = field_i64(o, p->kprcb, KH_F_KPRCB_DpcTimeLimit);
+	d.watchdog_period = field_i64(o, p->kprcb, KH_F_KPRCB_DpcWatchdogPeriod);
+	d.watchdog_count = field_i64(o, p->kprcb, KH_F_KPRCB_DpcWatchdogCount);
+	size_t n = KH_MIN(out->size, sizeof(d));
+	d.size = n;
+	memcpy(out, &d, n);
+	return 0;
+}
+
 KHANG_API const char *khang_processor_vendor(const khang_processor *p)
 {
 	return kh_processor_ok(p) ? p->vendor : "";

@@ -657,3 +657,43 @@ uint64_t fg_kernel_add_irp(fg_kernel *k, uint64_t thread)
 	fg_kernel_list_append(k, fg_kernel_addr(k, thread, KH_F_ETHREAD_IrpList), fg_kernel_addr(k, irp, KH_F_IRP_ThreadListEntry));
 	return irp;
 }
+
+uint64_t fg_kernel_add_driver(fg_kernel *k, const char *name, uint64_t start, uint32_t size)
+{
+	uint64_t d = fg_kernel_alloc(k, struct_size(k, KH_S_DRIVER_OBJECT, 0x150));
+	set(k, d, KH_F_DRIVER_OBJECT_Type, 4); /* IO_TYPE_DRIVER */
+	set(k, d, KH_F_DRIVER_OBJECT_DriverStart, start);
+	set(k, d, KH_F_DRIVER_OBJECT_DriverSize, size);
+	fg_kernel_unicode(k, fg_kernel_addr(k, d, KH_F_DRIVER_OBJECT_DriverName), name);
+	return d;
+}
+
+uint64_t fg_kernel_add_device(fg_kernel *k, uint64_t driver)
+{
+	uint64_t d = fg_kernel_alloc(k, struct_size(k, KH_S_DEVICE_OBJECT, 0x150));
+	set(k, d, KH_F_DEVICE_OBJECT_Type, 3); /* IO_TYPE_DEVICE */
+	set(k, d, KH_F_DEVICE_OBJECT_DriverObject, driver);
+	return d;
+}
+
+static uint32_t irp_size(const fg_kernel *k)
+{
+	return struct_size(k, KH_S_IRP, k->x86 ? 0x70 : 0xd0);
+}
+
+uint64_t fg_kernel_irp_location(const fg_kernel *k, uint64_t irp, int index)
+{
+	return irp + irp_size(k) + (uint64_t)(index - 1) * struct_size(k, KH_S_IO_STACK_LOCATION, k->x86 ? 0x24 : 0x48);
+}
+
+uint64_t fg_kernel_new_irp(fg_kernel *k, uint64_t thread, int stack_count, int current)
+{
+	uint32_t n = stack_count > 0 ? (uint32_t)stack_count : 1;
+	uint64_t irp = fg_kernel_alloc(k, irp_size(k) + n * struct_size(k, KH_S_IO_STACK_LOCATION, k->x86 ? 0x24 : 0x48));
+	set(k, irp, KH_F_IRP_Type, 6); /* IO_TYPE_IRP */
+	set(k, irp, KH_F_IRP_StackCount, (uint8_t)stack_count);
+	set(k, irp, KH_F_IRP_CurrentLocation, (uint8_t)current);
+	set(k, irp, KH_F_IRP_CurrentStackLocation, fg_kernel_irp_location(k, irp, current));
+	set(k, irp, KH_F_IRP_Thread, thread);
+	return irp;
+}

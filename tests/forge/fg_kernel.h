@@ -117,5 +117,17 @@ void fg_kernel_set_image_path(fg_kernel *k, uint64_t process, const char *path);
 void fg_kernel_set_handle_count(fg_kernel *k, uint64_t process, uint32_t n);
 /* An IRP queued on the thread's ETHREAD.IrpList; returns its address. */
 uint64_t fg_kernel_add_irp(fg_kernel *k, uint64_t thread);
+/* A DRIVER_OBJECT (Type 4) named name ("\\Driver\\foo") whose image is
+ * [start, start + size); returns its address. */
+uint64_t fg_kernel_add_driver(fg_kernel *k, const char *name, uint64_t start, uint32_t size);
+/* A DEVICE_OBJECT (Type 3) of a driver; returns its address. */
+uint64_t fg_kernel_add_device(fg_kernel *k, uint64_t driver);
+/* An IRP with stack_count locations after it (not on any list): Type 6,
+ * StackCount, CurrentLocation = current, CurrentStackLocation pointing at
+ * that location, Tail.Overlay.Thread = thread. Returns its address. */
+uint64_t fg_kernel_new_irp(fg_kernel *k, uint64_t thread, int stack_count, int current);
+/* The address of stack location index (1-based) of an IRP from
+ * fg_kernel_new_irp(); set its fields with fg_kernel_set(). */
+uint64_t fg_kernel_irp_location(const fg_kernel *k, uint64_t irp, int index);
 
 #endif /* FG_KERNEL_H */
