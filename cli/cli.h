@@ -101,6 +101,7 @@ int cmd_prcb(const cli_opts *o);
 int cmd_ps(const cli_opts *o);
 int cmd_threads(const cli_opts *o);
 int cmd_thread(const cli_opts *o);
+int cmd_irp(const cli_opts *o);
 int cmd_alpc(const cli_opts *o);
 int cmd_stack(const cli_opts *o);
 int cmd_stacks(const cli_opts *o);

@@ -1,7 +1,7 @@
 /*
- * khang cpus / ready / pcr / prcb / ps / threads / thread: processors,
- * processes and threads as WinDbg (!cpuinfo, !running, !ready, !pcr, !prcb,
- * !process 0 0, !thread) and Mex (!mex.p, !mex.lt) show them.
+ * khang cpus / ready / pcr / prcb / ps / threads / thread / irp: processors,
+ * processes, threads and IRPs as WinDbg (!cpuinfo, !running, !ready, !pcr,
+ * !prcb, !process 0 0, !thread, !irp) and Mex (!mex.p, !mex.lt) show them.
  *
  * The text formats are stable (tests compare them byte for byte); the JSON
  * documents carry "schema" and "command".
@@ -1012,8 +1012,15 @@ int cmd_thread(const cli_opts *o)
 		printf("    (%u wait blocks could not be read)\n", khang_thread_wait_skipped(t));
 	if (nirps) {
 		printf("IRP List:\n");
-		for (size_t i = 0; i < nirps; i++)
-			printf("    %s\n", hex(b[0], 48, &v, irps[i]));
+		for (size_t i = 0; i < nirps; i++) {
+			khang_irp irp = KHANG_IRP_INIT;
+			printf("    %s", hex(b[0], 48, &v, irps[i]));
+			if (khang_irp_read(&irp, v.src, irps[i]) == 0 && irp.device)
+				printf("  %s in %s%s%s%s", khang_irp_major_name(irp.major),
+				       irp.driver_name[0] ? irp.driver_name : "?", irp.module[0] ? " (" : "", irp.module,
+				       irp.module[0] ? ")" : "");
+			printf("\n");
+		}
 	}
 	printf("Owning Process            %s       Image:         %s\n", hex(b[0], 48, &v, khang_thread_process_address(t)),
 	       pr ? khang_process_name(pr) : "?");
@@ -1038,6 +1045,115 @@ int cmd_thread(const cli_opts *o)
 	       hex(b[1], 48, &v, khang_thread_stack_limit(t)));
 	printf("Priority %s  BasePriority %s  SuspendCount %s\n", num(b[0], 48, khang_thread_priority(t)),
 	       num(b[1], 48, khang_thread_base_priority(t)), num(b[2], 48, khang_thread_suspend_count(t)));
+	view_close(&v);
+	return 0;
+}
+
+/* ---- IRPs ------------------------------------------------------------------------- */
+
+static void json_irp_location(json_out *j, const khang_irp_location *l)
+{
+	json_obj_open(j);
+	json_kv_u64(j, "index", l->index);
+	json_kv_bool(j, "current", l->current != 0);
+	json_kv_hex(j, "address", l->address);
+	json_kv_u64(j, "major", l->major);
+	json_kv_str(j, "major_name", khang_irp_major_name(l->major));
+	json_kv_u64(j, "minor", l->minor);
+	json_kv_str(j, "minor_name", khang_irp_minor_name(l->major, l->minor));
+	json_kv_u64(j, "flags", l->flags);
+	json_kv_u64(j, "control", l->control);
+	json_kv_hex(j, "device", l->device);
+	json_kv_hex(j, "driver", l->driver);
+	json_kv_str(j, "driver_name", l->driver_name);
+	json_kv_str(j, "module", l->module);
+	json_kv_hex(j, "file_object", l->file_object);
+	json_kv_hex(j, "completion_routine", l->completion_routine);
+	json_kv_hex(j, "context", l->context);
+	if (l->power_state >= 0) {
+		json_kv_str(j, "power_type", l->power_type == 1 ? "device" : "system");
+		json_kv_str(j, "power_state", khang_power_state_name(l->power_type, l->power_state));
+		json_kv_i64(j, "power_action", l->power_action);
+	}
+	json_obj_close(j);
+}
+
+/* khang irp DUMP ADDR: the IRP and its stack locations (like !irp), the
+ * current one marked with '>'. */
+int cmd_irp(const cli_opts *o)
+{
+	view v;
+	uint64_t va;
+	char b[4][48];
+	if (!view_open(&v, o))
+		return 2;
+	if (v.argc != 1 || !cli_parse_address(v.argv[0], &va)) {
+		fprintf(stderr, "usage: khang irp DUMP ADDRESS   (the IRP address, hex)\n");
+		view_close(&v);
+		return 2;
+	}
+	khang_irp irp = KHANG_IRP_INIT;
+	if (khang_irp_read(&irp, v.src, va) < 0)
+		return fail(&v, "irp");
+	json_out j;
+	if (v.json) {
+		json_begin(&j, stdout);
+		json_kv_str(&j, "command", "irp");
+		json_kv_hex(&j, "address", irp.address);
+		json_thread_ref(&j, "thread", irp.thread);
+		json_kv_hex(&j, "file_object", irp.file_object);
+		json_kv_u64(&j, "flags", irp.flags);
+		json_kv_hex(&j, "status", (uint32_t)irp.status);
+		json_kv_i64(&j, "stack_count", irp.stack_count);
+		json_kv_i64(&j, "current_location", irp.current_location);
+		json_kv_bool_or_null(&j, "cancel", irp.cancel);
+		json_kv_bool_or_null(&j, "pending_returned", irp.pending_returned);
+		json_kv_str(&j, "driver_name", irp.driver_name);
+		json_kv_str(&j, "module", irp.module);
+		json_key(&j, "locations");
+		json_arr_open(&j);
+	} else {
+		if (irp.current_location >= 1 && irp.current_location <= irp.stack_count)
+			printf("Irp is active with %d stacks %d is current\n", irp.stack_count, irp.current_location);
+		else if (irp.current_location > irp.stack_count)
+			printf("Irp with %d stacks, not yet sent to a driver (CurrentLocation %d)\n", irp.stack_count,
+			       irp.current_location);
+		else
+			printf("Irp with %d stacks, completed past the last (CurrentLocation %d)\n", irp.stack_count,
+			       irp.current_location);
+		printf(" Thread %s  Flags %08x  Status %08x  Cancel %s  PendingReturned %s\n", hex(b[0], 48, &v, irp.thread),
+		       irp.flags, (uint32_t)irp.status, num(b[1], 48, irp.cancel), num(b[2], 48, irp.pending_returned));
+		printf("     cmd  flg cl Device%*s File%*s Completion-Context\n", v.pw - 6, "", v.pw - 4, "");
+	}
+	for (int i = 1; i <= irp.stack_count; i++) {
+		khang_irp_location l = KHANG_IRP_LOCATION_INIT;
+		if (khang_irp_location_read(&l, v.src, irp.address, (uint32_t)i) < 0) {
+			if (!v.json)
+				printf(" [location %d: %s]\n", i, khang_error_last());
+			continue;
+		}
+		if (v.json) {
+			json_irp_location(&j, &l);
+			continue;
+		}
+		const char *mn = khang_irp_minor_name(l.major, l.minor);
+		bool unused = !l.device && !l.major && !l.minor; /* a location no driver has been given yet */
+		printf("%c[%s(%x), %s(%x)]\n", l.current ? '>' : ' ', unused ? "N/A" : khang_irp_major_name(l.major), l.major,
+		       mn[0] ? mn : "N/A", l.minor);
+		printf("           %2x %2x %s %s %s-%s\n", l.flags, l.control, hex(b[0], 48, &v, l.device),
+		       hex(b[1], 48, &v, l.file_object), hex(b[2], 48, &v, l.completion_routine), hex(b[3], 48, &v, l.context));
+		if (l.driver_name[0] || l.module[0])
+			printf("            %s%s%s%s\n", l.driver_name[0] ? l.driver_name : "?", l.module[0] ? " (" : "", l.module,
+			       l.module[0] ? ")" : "");
+		if (l.power_state >= 0)
+			printf("            Args: %s power state %s, action %d\n", l.power_type == 1 ? "device" : "system",
+			       khang_power_state_name(l.power_type, l.power_state), l.power_action);
+	}
+	if (v.json) {
+		json_arr_close(&j);
+		json_warnings(&j, v.src);
+		json_end(&j);
+	}
 	view_close(&v);
 	return 0;
 }

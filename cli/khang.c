@@ -22,6 +22,7 @@ static const command commands[] = {
 	{ "ps", cmd_ps, "DUMP", "active processes (like !process 0 0, !mex.p)" },
 	{ "threads", cmd_threads, "DUMP [-p P]", "threads, of process P (PID or name) (like !mex.lt)" },
 	{ "thread", cmd_thread, "DUMP ADDR", "one thread and what it waits on (like !thread)" },
+	{ "irp", cmd_irp, "DUMP ADDR", "an IRP, its stack locations and their drivers (like !irp)" },
 	{ "stack", cmd_stack, "DUMP THREAD", "a thread's call stack (like kn)" },
 	{ "stacks", cmd_stacks, "DUMP [OPTS]", "all stacks; --unique groups them (like !us, !mex.us); -p P, --module M, --symbol S" },
 	{ "alpc", cmd_alpc, "DUMP [-p P]", "ALPC ports, of process P (like !alpc /lpp); --waits: ALPC waits (like !lpcwait)" },

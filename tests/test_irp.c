@@ -21,7 +21,7 @@ typedef struct built {
 	uint8_t *buf;
 	size_t len;
 	khang_source *src;
-	uint64_t irp, pci_dev, foo_dev, thread, bad_irp, zero_irp, bad_dev_irp, skew_irp;
+	uint64_t irp, pci_dev, foo_dev, thread, bad_irp, zero_irp, bad_dev_irp, skew_irp, small_irp;
 } built;
 
 static const kh_layout *w10(void)
@@ -37,9 +37,10 @@ static const kh_layout *x86_layout(void)
 	return c[0].layout;
 }
 
-/* A power IRP as a DRIVER_POWER_STATE_FAILURE leaves it: 3 locations, sent
- * through pci (location 1) down... up to foo (location 2, current), with
- * location 3 unused. Plus malformed IRPs for the error paths. */
+/* A power IRP with 3 locations: location 1 names pci's device, location 2
+ * (current) foo's, location 3 is empty; every field of a location is read
+ * as written, whatever order a real stack would use. Plus malformed IRPs
+ * for the error paths. */
 static void build(built *b, const kh_layout *l)
 {
 	kh_layout_info li;
@@ -81,6 +82,9 @@ static void build(built *b, const kh_layout *l)
 	/* a location naming something that is not a device; an IRP still to be sent */
 	b->bad_dev_irp = fg_kernel_new_irp(k, 0, 2, 1);
 	fg_kernel_set(k, fg_kernel_irp_location(k, b->bad_dev_irp, 1), KH_F_IO_STACK_LOCATION_DeviceObject, b->thread);
+	/* a packet too small for its stack count */
+	b->small_irp = fg_kernel_new_irp(k, 0, 2, 1);
+	fg_kernel_set(k, b->small_irp, KH_F_IRP_Size, 0x40);
 	/* CurrentStackLocation disagreeing with CurrentLocation */
 	b->skew_irp = fg_kernel_new_irp(k, 0, 2, 1);
 	fg_kernel_set(k, b->skew_irp, KH_F_IRP_CurrentStackLocation, fg_kernel_irp_location(k, b->skew_irp, 2));
@@ -148,6 +152,8 @@ static void check_layout(const kh_layout *l)
 	assert_int_equal(khang_irp_read(&irp, b.src, b.bad_irp), KHANG_ECORRUPT);
 	assert_int_equal(khang_irp_read(&irp, b.src, b.zero_irp), KHANG_ECORRUPT);
 	assert_int_equal(khang_irp_read(&irp, b.src, 0x10), KHANG_ENOTPRESENT);
+	assert_int_equal(khang_irp_read(&irp, b.src, b.small_irp), KHANG_ECORRUPT);
+	assert_non_null(strstr(khang_error_last(), "too small for 2 stack locations"));
 	/* a wrong device object: the location is read, its driver left empty */
 	assert_int_equal(khang_irp_read(&irp, b.src, b.bad_dev_irp), 0);
 	assert_int_equal(irp.device, b.thread);

@@ -91,8 +91,13 @@ static int irp_open(irp_ctx *c, khang_source *src, uint64_t address, const char 
 	if (c->stack_count < 1 || c->stack_count > MAX_STACK_COUNT)
 		return kh_error(KHANG_ECORRUPT, "%s: IRP 0x%llx has %d stack locations", fn, (unsigned long long)address,
 		                c->stack_count);
-	/* the locations must lie inside the address space: no wrap */
+	/* the packet holds the header and its locations (IoSizeOfIrp) */
 	uint64_t span = (uint64_t)c->irp_size + (uint64_t)c->stack_count * c->loc_size;
+	int64_t size = sfield(c, address, KH_F_IRP_Size, -1);
+	if (size >= 0 && (uint64_t)(uint16_t)size < span)
+		return kh_error(KHANG_ECORRUPT, "%s: IRP 0x%llx is %u bytes, too small for %d stack locations", fn,
+		                (unsigned long long)address, (unsigned)(uint16_t)size, c->stack_count);
+	/* the locations must lie inside the address space: no wrap */
 	if (address > UINT64_MAX - span || (x86 && address + span > 0x100000000ull))
 		return kh_error(KHANG_ECORRUPT, "%s: IRP 0x%llx wraps the address space", fn, (unsigned long long)address);
 	c->current = (int)sfield(c, address, KH_F_IRP_CurrentLocation, 0);

@@ -691,6 +691,7 @@ uint64_t fg_kernel_new_irp(fg_kernel *k, uint64_t thread, int stack_count, int c
 	uint32_t n = stack_count > 0 ? (uint32_t)stack_count : 1;
 	uint64_t irp = fg_kernel_alloc(k, irp_size(k) + n * struct_size(k, KH_S_IO_STACK_LOCATION, k->x86 ? 0x24 : 0x48));
 	set(k, irp, KH_F_IRP_Type, 6); /* IO_TYPE_IRP */
+	set(k, irp, KH_F_IRP_Size, irp_size(k) + n * struct_size(k, KH_S_IO_STACK_LOCATION, k->x86 ? 0x24 : 0x48));
 	set(k, irp, KH_F_IRP_StackCount, (uint8_t)stack_count);
 	set(k, irp, KH_F_IRP_CurrentLocation, (uint8_t)current);
 	set(k, irp, KH_F_IRP_CurrentStackLocation, fg_kernel_irp_location(k, irp, current));
