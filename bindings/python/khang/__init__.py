@@ -23,10 +23,11 @@ from .alpc import AlpcConnection, AlpcKind, AlpcPort, AlpcQueue, AlpcWait, Proce
 from .dump import DumpInfo, Dump, TlbStats, TriageInfo, arch_name, dump_type_name, open
 from .errors import (EBUFSIZE, ECORRUPT, EFORMAT, EINVAL, EIO, ELIMIT, ENOMEM, ENOTFOUND,
                      ENOTPRESENT, ERANGE, EUNSUPPORTED, ITEROVER, OK, ErrorCode, KhangError)
+from .irp import Irp, IrpLocation
 from .kernel import KernelInfo, Module, UnloadedDriver
 from .layout import Layout
-from .objects import (DispatcherType, Process, Processor, ProcessorSlot, ReadyEntry, Thread, ThreadState,
-                      WaitObject, WaitReason, format_duration)
+from .objects import (DispatcherType, Process, Processor, ProcessorDpc, ProcessorSlot, ReadyEntry, Thread,
+                      ThreadState, WaitObject, WaitReason, format_duration)
 from .stack import Frame, FrameKind, Stack, StackEnd, StackFlags, StackStart, UniqueStack
 from .verdict import Category, Check, CheckStatus, Step, StepKind, Verdict, category_name
 
@@ -59,7 +60,7 @@ __all__ = [
     "Arch", "Dump", "DumpInfo", "DumpType", "ErrorCode", "Frame", "FrameKind", "KernelInfo",
     "KhangError", "Layout", "LayoutCheck", "LayoutSource", "Module", "Source", "Stack",
     "StackEnd", "StackFlags", "StackStart", "TlbStats", "TriageInfo", "UniqueStack", "UnloadedDriver",
-    "DispatcherType", "Process", "Processor", "ProcessorSlot", "ReadyEntry", "Thread", "ThreadState",
+    "DispatcherType", "Irp", "IrpLocation", "Process", "Processor", "ProcessorDpc", "ProcessorSlot", "ReadyEntry", "Thread", "ThreadState",
     "WaitObject", "WaitReason", "format_duration",
     "AlpcConnection", "AlpcKind", "AlpcPort", "AlpcQueue", "AlpcWait", "ProcessRef", "ThreadRef",
     "arch_name", "dump_type_name", "library_path", "library_version",

@@ -472,6 +472,14 @@ class Dump:
         from . import objects
         return objects.thread_by_address(self, va)
 
+    def irp(self, va):
+        """The IRP at ``va`` (:class:`~khang.Irp`) with its stack locations
+        and the driver each names. Raises :class:`~khang.KhangError`:
+        ENOTPRESENT when it is not in the dump, ECORRUPT when the memory
+        there is not an IRP."""
+        from . import irp
+        return irp.read(self, va)
+
     def ready_threads(self, processor=None):
         """The threads in ready queues (like !ready), of every processor or
         of one (a :class:`~khang.Processor` or its index): a list of

@@ -125,8 +125,15 @@ class _CReadyEntry(Structure):
                 ("priority", c_uint32), ("processor", c_int32), ("queue", c_uint64), ("ready_ms", c_int64)]
 
 
+class _CProcessorDpc(Structure):
+    _fields_ = [("size", c_size_t), ("routine", c_uint64), ("active_dpc", c_uint64), ("routine_active", c_int),
+                ("time_count", c_int64), ("time_limit", c_int64), ("watchdog_period", c_int64),
+                ("watchdog_count", c_int64)]
+
+
 C_STRUCTS[_CWaitObject] = "khang_wait_object"
 C_STRUCTS[_CReadyEntry] = "khang_ready_entry"
+C_STRUCTS[_CProcessorDpc] = "khang_processor_dpc"
 
 # ---- processors ---------------------------------------------------------------
 _cpu_iter_new = ffi("processor_iter_new", [POINTER(handle), handle])
@@ -157,6 +164,7 @@ _cpu_dpc_depth = ffi("processor_dpc_queue_depth", [handle], c_int64, None)
 _cpu_tdpc_depth = ffi("processor_threaded_dpc_queue_depth", [handle], c_int64, None)
 _cpu_ready_summary = ffi("processor_ready_summary", [handle], c_int64, None)
 _cpu_shared_ready_queue = ffi("processor_shared_ready_queue", [handle], c_uint64, None)
+_cpu_dpc_info = ffi("processor_dpc_info", [POINTER(_CProcessorDpc), handle])
 _ready_iter_new = ffi("ready_iter_new", [POINTER(handle), handle, c_void_p])
 _ready_next = ffi("ready_next", [POINTER(_CReadyEntry), handle], c_int, check_next)
 _ready_iter_skipped = ffi("ready_iter_skipped", [handle], c_uint32, None)
@@ -479,6 +487,8 @@ class Processor:
     threaded_dpc_queue_depth: object
     ready_summary: object
     shared_ready_queue: int
+    #: what its DPC machinery was doing (:class:`ProcessorDpc`)
+    dpc: object = None
 
     def __eq__(self, other):
         return isinstance(other, Processor) and other.kprcb == self.kprcb
@@ -547,6 +557,30 @@ def make_process(dump, p):
 _TICKS = (("kernel", 0), ("user", 1), ("dpc", 2), ("interrupt", 3))
 
 
+@dataclasses.dataclass(frozen=True)
+class ProcessorDpc:
+    """A processor's DPC state (``khang_processor_dpc``): the DPC routine
+    running (``routine``, 0 none or unknown), the KDPC being run
+    (``active_dpc``), whether a routine is active (True/False/None), and the
+    DPC watchdog's counters in clock ticks (None when the kernel has no such
+    field): the running DPC's ``time_count`` against ``time_limit``, and the
+    cumulative ``watchdog_count`` against ``watchdog_period``."""
+    routine: int
+    active_dpc: int
+    routine_active: object
+    time_count: object
+    time_limit: object
+    watchdog_period: object
+    watchdog_count: object
+
+
+def _dpc_of(p):
+    d = sized(_CProcessorDpc)
+    _cpu_dpc_info(byref(d), p)
+    return ProcessorDpc(d.routine, d.active_dpc, _flag(d.routine_active), _or_none(d.time_count),
+                        _or_none(d.time_limit), _or_none(d.watchdog_period), _or_none(d.watchdog_count))
+
+
 def make_processor(dump, p):
     return Processor(
         dump, _cpu_index(p), _cpu_kpcr(p), _cpu_kprcb(p), _cpu_current(p), _cpu_next_thread(p),
@@ -555,7 +589,7 @@ def make_processor(dump, p):
         _or_none(_cpu_feature_bits(p)), _or_none(_cpu_group(p)), _or_none(_cpu_group_index(p)),
         _or_none(_cpu_interrupt_count(p)), {k: _or_none(_cpu_ticks(p, w)) for k, w in _TICKS},
         _or_none(_cpu_dpc_depth(p)), _or_none(_cpu_tdpc_depth(p)), _or_none(_cpu_ready_summary(p)),
-        _cpu_shared_ready_queue(p))
+        _cpu_shared_ready_queue(p), _dpc_of(p))
 
 
 def _lookup(dump, fn, key, make):

@@ -1,6 +1,7 @@
 """Processors, processes and threads through Python: the same answers as the
 C API, seen through `khang cpus|ps|threads|ready|thread --json`."""
 
+import os
 import unittest
 
 import khang
@@ -195,3 +196,67 @@ class TestSample(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def _objects_dumps():
+    """The CLI's object dumps that carry an IRP with stack locations."""
+    d = env("KHANG_OBJECTS_DUMPS")
+    return [os.path.join(d, f) for f in ("x64_19041.dmp", "x86pae_7601.dmp")] if d else []
+
+
+@needs("KHANG_CLI")
+@needs("KHANG_OBJECTS_DUMPS")
+class TestIrpsAndDpc(unittest.TestCase):
+    def cli(self, *args):
+        return run_json(env("KHANG_CLI"), *args, "--json")
+
+    def test_irps(self):
+        """Every IRP of every thread, as `khang irp` shows it; the one with
+        stack locations is pending in disk.sys."""
+        seen = 0
+        for path in _objects_dumps():
+            with self.subTest(dump=path), khang.open(path) as dump:
+                for t in dump.threads():
+                    for va in t.irps:
+                        try:
+                            irp = dump.irp(va)
+                        except khang.KhangError as e:
+                            # the sample's bare IRPs (no stack locations)
+                            self.assertEqual(e.code, khang.ECORRUPT)
+                            continue
+                        seen += 1
+                        c = self.cli("irp", path, hexs(va))
+                        self.assertEqual(
+                            (hexs(irp.address), hexs(irp.thread), irp.flags, hexs(irp.status), irp.stack_count,
+                             irp.current_location, irp.cancel, irp.pending_returned, irp.driver_name, irp.module),
+                            (c["address"], c["thread"], c["flags"], c["status"], c["stack_count"],
+                             c["current_location"], c["cancel"], c["pending_returned"], c["driver_name"],
+                             c["module"]))
+                        self.assertEqual(
+                            [(l.index, l.current, hexs(l.address), l.major_name, l.minor_name, hexs(l.device),
+                              hexs(l.driver), l.driver_name, l.module, hexs(l.completion_routine))
+                             for l in irp.locations],
+                            [(cl["index"], cl["current"], cl["address"], cl["major_name"], cl["minor_name"],
+                              cl["device"], cl["driver"], cl["driver_name"], cl["module"], cl["completion_routine"])
+                             for cl in c["locations"]])
+                        self.assertEqual((irp.major_name, irp.module, irp.status), ("IRP_MJ_READ", "disk.sys", 0x103))
+                        self.assertEqual(t.address, irp.thread)
+                with self.assertRaises(khang.KhangError) as e:
+                    dump.irp(next(iter(dump.processes())).address)
+                self.assertEqual(e.exception.code, khang.ECORRUPT)
+        self.assertEqual(seen, 2)
+        self.assertEqual(khang.irp.power_state_name(0, 4), "S3 (sleeping)")
+        self.assertEqual(khang.irp.minor_name(0x16, 2), "IRP_MN_SET_POWER")
+
+    def test_processor_dpc(self):
+        """Each processor's DPC state, as `khang prcb` shows it."""
+        for path in _objects_dumps():
+            with self.subTest(dump=path), khang.open(path) as dump:
+                for p in dump.processors():
+                    c = self.cli("prcb", path, str(p.index))["dpc"]
+                    d = p.dpc
+                    self.assertEqual(
+                        (hexs(d.routine) if d.routine else None, d.routine_active, d.time_count, d.time_limit,
+                         d.watchdog_period, d.watchdog_count),
+                        (c["routine"], None if c["routine_active"] is None else bool(c["routine_active"]),
+                         c["time_count"], c["time_limit"], c["watchdog_period"], c["watchdog_count"]))
