@@ -61,6 +61,34 @@ static void check_string(const char *s, size_t max)
 	FUZZ_CHECK(strlen(s) <= max);
 }
 
+/* An IRP and its stack locations: bounded counts, NUL-terminated names. */
+static void check_irp(khang_source *src, uint64_t va)
+{
+	khang_irp irp = KHANG_IRP_INIT;
+	int rc = khang_irp_read(&irp, src, va);
+	FUZZ_CHECK(rc == 0 || rc == KHANG_ENOTPRESENT || rc == KHANG_ECORRUPT || rc == KHANG_ERANGE ||
+	           rc == KHANG_EUNSUPPORTED);
+	if (rc != 0)
+		return;
+	FUZZ_CHECK(irp.stack_count >= 1 && irp.stack_count <= 127 && irp.address == va);
+	check_string(irp.driver_name, 63);
+	check_string(irp.module, 63);
+	(void)khang_irp_major_name(irp.major);
+	(void)khang_irp_minor_name(irp.major, irp.minor);
+	for (int i = 0; i <= irp.stack_count + 1; i++) {
+		khang_irp_location l = KHANG_IRP_LOCATION_INIT;
+		rc = khang_irp_location_read(&l, src, va, (uint32_t)i);
+		if (i < 1 || i > irp.stack_count) {
+			FUZZ_CHECK(rc == KHANG_ENOTFOUND);
+			continue;
+		}
+		FUZZ_CHECK(rc == 0 && l.index == (uint32_t)i && l.current == (i == irp.current_location));
+		check_string(l.driver_name, 63);
+		check_string(l.module, 63);
+		(void)khang_power_state_name(l.power_type, l.power_state);
+	}
+}
+
 static void walk_thread(khang_source *src, const khang_thread *t, uint32_t max_list)
 {
 	char b[64];
@@ -126,8 +154,11 @@ static void walk_thread(khang_source *src, const khang_thread *t, uint32_t max_l
 	(void)khang_thread_wait_skipped(t);
 	const uint64_t *irps;
 	size_t nirps;
-	if (khang_thread_irps(&irps, &nirps, t) == 0)
+	if (khang_thread_irps(&irps, &nirps, t) == 0) {
 		FUZZ_CHECK(nirps <= max_list && (nirps == 0 || irps != NULL));
+		for (size_t i = 0; i < nirps && i < 8; i++)
+			check_irp(src, irps[i]);
+	}
 	const khang_thread *same;
 	if (khang_thread_by_address(&same, src, khang_thread_address(t)) == 0)
 		FUZZ_CHECK(khang_thread_address(same) == khang_thread_address(t));
@@ -166,6 +197,10 @@ static void walk(khang_source *src, uint32_t max_list)
 			(void)khang_processor_threaded_dpc_queue_depth(c);
 			(void)khang_processor_ready_summary(c);
 			(void)khang_processor_shared_ready_queue(c);
+			khang_processor_dpc dpc = KHANG_PROCESSOR_DPC_INIT;
+			FUZZ_CHECK(khang_processor_dpc_info(&dpc, c) == 0);
+			FUZZ_CHECK(dpc.routine_active >= -1 && dpc.routine_active <= 1);
+			FUZZ_CHECK(dpc.size == sizeof(dpc));
 			for (int r = 0; r < KHANG_REG_COUNT; r++) {
 				uint64_t v;
 				int rc = khang_processor_register(&v, c, (khang_register)r);

@@ -11,7 +11,7 @@
 
 #include "khang.h"
 #include "fg_kernel.h"
-#include "fg_stack.h"
+#include "fg_scenario.h"
 
 static char *bugcheck_text(uint32_t code, const uint64_t params[4], int with_process)
 {
@@ -97,27 +97,17 @@ static void test_power_state(void **state)
 
 /* ---- the culprit of a DPC watchdog violation (0x133) ------------------------------- */
 
-#define NDIS 0xfffff80560000000ull
-#define NETFOO 0xfffff80561000000ull
-#define KSTACK 0xffffd00021580000ull
-#define KSIZE 0x6000u
-
 typedef struct dpc_world {
 	fg_forge *f;
 	fg_kernel *k;
-	fg_stack *s;
 	uint8_t *buf;
 	size_t len;
 	khang_source *src;
 	khang_verdict *v;
-	fg_fn *ndis_dpc;
+	uint64_t routine;
 } dpc_world;
 
-/* Processor 1 was running, at DISPATCH_LEVEL, ndis!NdisDpc (from nt's
- * DPC dispatcher in its idle loop) which called netfoo!Spin, when the
- * clock interrupt bugchecked. in_dpc false: no DPC, a system thread in
- * netfoo!Spin (holding a spin lock). routine_in_prcb: the KPRCB names the
- * DPC routine (CurrentDpcRoutine), else only the stack does. */
+/* fg_scn_dpc_watchdog's system, its verdict printed */
 static void dpc_world_new(dpc_world *w, const uint64_t params[4], bool in_dpc, bool routine_in_prcb)
 {
 	memset(w, 0, sizeof(*w));
@@ -125,47 +115,7 @@ static void dpc_world_new(dpc_world *w, const uint64_t params[4], bool in_dpc, b
 	fg_kernel_opts o = { 0 };
 	o.ncpus = 2;
 	w->k = fg_kernel_new(w->f, kh_layout_builtin_by_guid_string("5278AFF86C341677D7D7835C85B7B844", 1), &o);
-	w->s = fg_stack_new(w->f, w->k);
-	fg_module *nt = fg_stack_nt(w->s);
-	static const uint16_t sm[] = { FG_UW(4, FG_UWOP_ALLOC_SMALL, 4) };
-	static const uint16_t in0[] = { FG_UW(4, FG_UWOP_ALLOC_SMALL, 2), FG_UW(0, FG_UWOP_PUSH_MACHFRAME, 0) };
-	fg_fn *idle = fg_fn_x64(nt, "KiIdleLoop", 0, 0x40, 4, 0, 0, sm, 1, NULL);
-	fg_fn *start = fg_fn_x64(nt, "KiStartSystemThread", 0, 0x40, 4, 0, 0, sm, 1, NULL);
-	fg_fn *retire = fg_fn_x64(nt, "KiRetireDpcList", 0, 0x40, 4, 0, 0, sm, 1, NULL);
-	fg_fn *all = fg_fn_x64(nt, "KiExecuteAllDpcs", 0, 0x40, 4, 0, 0, sm, 1, NULL);
-	fg_fn *intr = fg_fn_x64(nt, "KiInterruptDispatchNoLock", 0, 0x40, 4, 0, 0, in0, 2, NULL);
-	fg_fn *bc = fg_fn_x64(nt, "KeBugCheckEx", 0, 0x40, 4, 0, 0, sm, 1, NULL);
-	fg_module *ndis = fg_stack_module(w->s, "ndis.sys", NDIS, 0x1000);
-	w->ndis_dpc = fg_fn_x64(ndis, "NdisDpc", 0, 0x80, 4, 0, 0, sm, 1, NULL);
-	fg_module *netfoo = fg_stack_module(w->s, "netfoo.sys", NETFOO, 0x1000);
-	fg_fn *spin = fg_fn_x64(netfoo, "Spin", 0, 0x80, 4, 0, 0, sm, 1, NULL);
-
-	uint64_t proc = fg_kernel_add_process(w->k, "System", 4, 0);
-	uint64_t t = fg_kernel_add_thread(w->k, proc, 0x44);
-	fg_chain *c = fg_chain_new(w->s, t, KSTACK, KSIZE);
-	if (in_dpc) {
-		fg_chain_call(c, idle, 0x20);
-		fg_chain_call(c, retire, 0x20);
-		fg_chain_call(c, all, 0x20);
-		fg_chain_call(c, w->ndis_dpc, 0x30);
-	} else {
-		fg_chain_call(c, start, 0x20);
-	}
-	fg_chain_call(c, spin, 0x10);
-	fg_chain_interrupt(c, intr, 0x30);
-	fg_chain_call(c, bc, 0x10);
-	fg_chain_run(c, 1, true);
-	fg_chain_free(c);
-	fg_module_place(nt, 0);
-	fg_module_place(ndis, 0);
-	fg_module_place(netfoo, 0);
-	if (in_dpc && routine_in_prcb)
-		assert_int_equal(fg_kernel_set(w->k, fg_kernel_prcb(w->k, 1), KH_F_KPRCB_CurrentDpcRoutine,
-		                               fg_fn_va(w->ndis_dpc)),
-		                 0);
-	fg_header *h = fg_header_of(w->f);
-	h->bugcheck_code = 0x133;
-	memcpy(h->bugcheck_params, params, sizeof(h->bugcheck_params));
+	fg_scn_dpc_watchdog(w->f, w->k, params, in_dpc, routine_in_prcb, &w->routine);
 	fg_write_opts wo = FG_WRITE_OPTS_INIT;
 	wo.format = FG_FMT_BITMAP_KERNEL;
 	wo.kernel_only = 1;
@@ -185,7 +135,6 @@ static void dpc_world_free(dpc_world *w)
 	khang_verdict_free(w->v);
 	khang_source_free(w->src);
 	free(w->buf);
-	fg_stack_free(w->s);
 	fg_kernel_free(w->k);
 	fg_free(w->f);
 }
@@ -212,7 +161,7 @@ static void test_dpc_culprit(void **state)
 	khang_processor_dpc d = KHANG_PROCESSOR_DPC_INIT;
 	assert_int_equal(khang_processor_get(&p, w.src, 1), 0);
 	assert_int_equal(khang_processor_dpc_info(&d, p), 0);
-	assert_int_equal(d.routine, fg_fn_va(w.ndis_dpc));
+	assert_int_equal(d.routine, w.routine);
 	assert_int_equal(d.active_dpc, 0);
 	assert_int_equal(khang_processor_get(&p, w.src, 0), 0);
 	assert_int_equal(khang_processor_dpc_info(&d, p), 0);
@@ -243,31 +192,15 @@ static void test_dpc_cumulative(void **state)
 
 /* ---- the blocked power IRP (0x9F, parameter 1 = 3) ------------------------------------ */
 
+static uint64_t missing_irp;
+
 static khang_verdict *power_verdict(khang_source **src, uint8_t **buf, bool irp_present, bool system_state)
 {
 	const kh_layout *l = kh_layout_builtin_by_guid_string("5278AFF86C341677D7D7835C85B7B844", 1);
 	fg_forge *f = fg_new(FG_X64, 16384);
 	fg_kernel *k = fg_kernel_new(f, l, NULL);
-	uint64_t base = fg_kernel_base(k);
-	fg_kernel_add_module(k, "pci.sys", base + 0x3000000, 0x80000);
-	fg_kernel_add_module(k, "usbfoo.sys", base + 0x3100000, 0x20000);
-	uint64_t pdo = fg_kernel_add_device(k, fg_kernel_add_driver(k, "\\Driver\\pci", base + 0x3000000, 0x80000));
-	uint64_t fdo = fg_kernel_add_device(k, fg_kernel_add_driver(k, "\\Driver\\usbfoo", base + 0x3100000, 0x20000));
-	uint64_t irp = fg_kernel_new_irp(k, 0, 2, 2);
-	for (int i = 1; i <= 2; i++) {
-		uint64_t loc = fg_kernel_irp_location(k, irp, i);
-		fg_kernel_set(k, loc, KH_F_IO_STACK_LOCATION_MajorFunction, 0x16);
-		fg_kernel_set(k, loc, KH_F_IO_STACK_LOCATION_MinorFunction, 2);
-		fg_kernel_set(k, loc, KH_F_IO_STACK_LOCATION_DeviceObject, i == 1 ? pdo : fdo);
-		fg_kernel_set(k, loc, KH_F_IO_STACK_LOCATION_PowerType, system_state ? 0 : 1);
-		fg_kernel_set(k, loc, KH_F_IO_STACK_LOCATION_PowerState, system_state ? 4 : 4);
-	}
-	fg_header *h = fg_header_of(f);
-	h->bugcheck_code = 0x9F;
-	h->bugcheck_params[0] = 3;
-	h->bugcheck_params[1] = pdo;
-	h->bugcheck_params[2] = base + 0x10000;
-	h->bugcheck_params[3] = irp_present ? irp : 0xffffa00012345000ull;
+	fg_scn_power_irp(f, k, irp_present, system_state);
+	missing_irp = fg_header_of(f)->bugcheck_params[3];
 	size_t len;
 	fg_write_opts wo = FG_WRITE_OPTS_INIT;
 	wo.format = FG_FMT_BITMAP_KERNEL;
@@ -310,8 +243,10 @@ static void test_power_irp(void **state)
 	v = power_verdict(&src, &buf, false, true);
 	assert_int_not_equal(khang_verdict_get_category(v), KHANG_VERDICT_BLOCKED_IN_DRIVER);
 	bool warned = false;
+	char want[64];
+	snprintf(want, sizeof(want), "the blocked power IRP 0x%llx", (unsigned long long)missing_irp);
 	for (size_t i = 0; i < khang_verdict_warning_count(v); i++)
-		if (strstr(khang_verdict_warning(v, i), "the blocked power IRP 0xffffa00012345000"))
+		if (strstr(khang_verdict_warning(v, i), want))
 			warned = true;
 	assert_true(warned);
 	khang_verdict_free(v);

@@ -86,9 +86,10 @@ typedef struct khang_irp_location {
  * @param address the IRP's virtual address
  * @return 0 (the device and driver fields are empty when those objects are
  *         not in the dump); KHANG_ENOTPRESENT when the IRP is not in the
- *         dump; KHANG_ECORRUPT when the memory there is not an IRP (type,
- *         stack count); KHANG_EUNSUPPORTED without a layout describing IRPs;
- *         KHANG_EINVAL.
+ *         dump; KHANG_ERANGE for an address where the IRP would wrap the
+ *         address space; KHANG_ECORRUPT when the memory there is not an IRP
+ *         (type, size, stack count); KHANG_EUNSUPPORTED without a layout
+ *         describing IRPs; KHANG_EINVAL.
  */
 KHANG_API int khang_irp_read(khang_irp *out, khang_source *src, uint64_t address);
 

@@ -37,7 +37,9 @@ typedef enum khang_verdict_category {
 	KHANG_VERDICT_ALPC_CHAIN = 1,       /**< a cross-process ALPC wait chain */
 	KHANG_VERDICT_DEADLOCK = 2,         /**< threads waiting on each other in a cycle */
 	KHANG_VERDICT_LOCK_CHAIN = 3,       /**< threads blocked behind one lock owner */
-	KHANG_VERDICT_BLOCKED_IN_DRIVER = 4,/**< threads blocked inside a third-party driver */
+	KHANG_VERDICT_BLOCKED_IN_DRIVER = 4,/**< threads blocked inside a third-party driver; also a driver a
+	                                         hang bugcheck names (a DPC that ran too long, 0x133; a power IRP
+	                                         not completed, 0x9F) */
 	KHANG_VERDICT_CPU_STARVATION = 5,   /**< busy processors starve ready threads */
 	KHANG_VERDICT_CRASH = 6,            /**< the dump records a crash, not a hang */
 	KHANG_VERDICT_UNKNOWN = 7           /**< the dump could not be analysed (see warnings) */
@@ -65,6 +67,12 @@ typedef struct khang_verdict_opts {
 
 /**
  * @brief Analyse the dump.
+ *
+ * Rules in order: the bugcheck (a crash ends the analysis; a hang-type
+ * bugcheck is explained from its parameters, and DPC_WATCHDOG_VIOLATION and
+ * DRIVER_POWER_STATE_FAILURE with parameter 1 = 3 name their culprit
+ * driver, which decides the verdict), then the wait-for graph: deadlock,
+ * ALPC chain, lock chain, blocked in a third-party driver, CPU starvation.
  * @param[out] out the verdict; free with khang_verdict_free(). Also set when
  *             the category is KHANG_VERDICT_UNKNOWN (its warnings say why).
  * @param src the source

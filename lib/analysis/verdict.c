@@ -6,7 +6,8 @@
  * ERESOURCE whose waiter event/semaphore is the object give "object owned
  * by thread" edges. A thread depends definitely on those owners when it
  * cannot be woken otherwise (WaitAll, or WaitAny on owned objects only).
- * Rules, in order: crash bugcheck, deadlock (a cycle of definite
+ * Rules, in order: bugcheck (a crash; or a hang-type bugcheck whose
+ * parameters name the culprit, see bugcheck.c), deadlock (a cycle of definite
  * dependencies), lock chain (the longest chain of long waits behind one
  * thread), CPU starvation (busy processors, ready threads waiting long),
  * no hang.
@@ -1129,8 +1130,12 @@ KHANG_API int khang_hang_verdict(khang_verdict **out, khang_source *src, const k
 	s.ready_ms = opts && opts->ready_wait_ms ? opts->ready_wait_ms : DEFAULT_READY_WAIT_MS;
 	int rc = 0;
 
-	if (kh_rule_bugcheck(v, src))
+	if (kh_rule_bugcheck(v, src)) {
+		/* a hang-type bugcheck named its culprit: the memory check still helps */
+		if (v->category != KHANG_VERDICT_CRASH && kh_kernel_get(src, &s.k) == 0 && s.k->layout)
+			check_memory(&s);
 		goto done;
+	}
 	if ((rc = kh_kernel_get(src, &s.k)) < 0 || !s.k->layout) {
 		kh_v_warn(v, "no kernel layout: %s", rc < 0 ? khang_error_last() : s.k->info.layout_note);
 		kh_v_summary(v, "cannot analyse: no usable kernel layout (see warnings)");

@@ -83,7 +83,8 @@ static int irp_open(irp_ctx *c, khang_source *src, uint64_t address, const char 
 	uint64_t type, count;
 	if ((rc = kh_read_field(src, 0, address, c->l, KH_F_IRP_Type, &type)) < 0 ||
 	    (rc = kh_read_field(src, 0, address, c->l, KH_F_IRP_StackCount, &count)) < 0)
-		return kh_error(rc, "%s: IRP 0x%llx is not in the dump", fn, (unsigned long long)address);
+		return kh_error(rc, "%s: IRP 0x%llx %s", fn, (unsigned long long)address,
+		                rc == KHANG_ENOTPRESENT ? "is not in the dump" : "cannot be read");
 	if (type != IO_TYPE_IRP)
 		return kh_error(KHANG_ECORRUPT, "%s: 0x%llx is not an IRP (type %llu, an IRP has %d)", fn,
 		                (unsigned long long)address, (unsigned long long)type, IO_TYPE_IRP);

@@ -471,5 +471,31 @@ fg_sample *fg_sample_walk_base(int index)
 		if (kh_layout_builtin_candidates(KHANG_ARCH_X86, 7601, index == 2, c, 4) > 0)
 			l = c[0].layout;
 	}
-	return l ? fg_sample_new(l, 4) : NULL;
+	return l ? fg_sample_add_irp(fg_sample_new(l, 4)) : NULL;
+}
+
+fg_sample *fg_sample_add_irp(fg_sample *s)
+{
+	fg_kernel *k = s->k;
+	uint64_t kb = fg_kernel_base(k);
+	for (unsigned i = 0; i < s->nthreads; i++) {
+		if (s->threads[i].nirps != 2)
+			continue;
+		fg_kernel_add_module(k, "partmgr.sys", kb + 0x5000000, 0x20000);
+		fg_kernel_add_module(k, "disk.sys", kb + 0x5100000, 0x20000);
+		uint64_t pm = fg_kernel_add_device(k, fg_kernel_add_driver(k, "\\Driver\\partmgr", kb + 0x5000000, 0x20000));
+		uint64_t disk = fg_kernel_add_device(k, fg_kernel_add_driver(k, "\\Driver\\disk", kb + 0x5100000, 0x20000));
+		uint64_t irp = fg_kernel_new_irp(k, s->threads[i].va, 3, 2);
+		for (int n = 2; n <= 3; n++) {
+			uint64_t loc = fg_kernel_irp_location(k, irp, n);
+			fg_kernel_set(k, loc, KH_F_IO_STACK_LOCATION_MajorFunction, 3); /* IRP_MJ_READ */
+			fg_kernel_set(k, loc, KH_F_IO_STACK_LOCATION_DeviceObject, n == 2 ? disk : pm);
+			fg_kernel_set(k, loc, KH_F_IO_STACK_LOCATION_CompletionRoutine, kb + 0x5000400);
+		}
+		fg_kernel_set(k, irp, KH_F_IRP_Status, 0x103);
+		fg_kernel_list_append(k, fg_kernel_addr(k, s->threads[i].va, KH_F_ETHREAD_IrpList),
+		                      fg_kernel_addr(k, irp, KH_F_IRP_ThreadListEntry));
+		break;
+	}
+	return s;
 }

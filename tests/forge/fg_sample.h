@@ -121,9 +121,17 @@ int64_t fg_sample_file_offset(fg_sample *s, fg_format fmt, uint64_t va);
 
 /* The base dumps of fuzz/fuzz_walk (and its corpus, tests/forge/mk_walk_corpus.c):
  * 0 x64 Windows 10 2004 (by GUID), 1 x64 Windows 7 SP1, 2 x86 PAE Windows 7,
- * 3 x86 non-PAE Windows 7; four processors; written as FG_WALK_FORMAT. */
+ * 3 x86 non-PAE Windows 7; four processors, with fg_sample_add_irp(); written
+ * as FG_WALK_FORMAT. */
 #define FG_WALK_BASES 4
 #define FG_WALK_FORMAT FG_FMT_BITMAP_KERNEL
 fg_sample *fg_sample_walk_base(int index);
+
+/* A third IRP on the thread that has two: an IRP_MJ_READ sent to
+ * partmgr.sys's device (location 3, the top of the stack) and passed down
+ * to disk.sys's (location 2 of 3, current); location 1 is still unused.
+ * Made after everything else, so no other object moves; not recorded in the
+ * thread's irps[]. Returns s. */
+fg_sample *fg_sample_add_irp(fg_sample *s);
 
 #endif /* FG_SAMPLE_H */

@@ -1,5 +1,8 @@
 /* fg_scenario: hang scenarios (see fg_scenario.h). */
+#include <string.h>
+
 #include "fg_scenario.h"
+#include "fg_stack.h"
 
 uint64_t fg_scn_mutant(fg_kernel *k, uint64_t owner)
 {
@@ -75,4 +78,77 @@ void fg_scn_starvation(fg_kernel *k, uint32_t now, unsigned nready)
 		fg_kernel_ready_thread(k, (int)(i % fg_kernel_ncpus(k)), t, 8);
 		fg_kernel_set(k, t, KH_F_KTHREAD_WaitTime, now - 640 * (i + 1)); /* 10 s, 20 s, ... */
 	}
+}
+
+uint64_t fg_scn_dpc_watchdog(fg_forge *f, fg_kernel *k, const uint64_t params[4], bool in_dpc, bool routine_in_prcb,
+                             uint64_t *routine)
+{
+	fg_stack *s = fg_stack_new(f, k);
+	fg_module *nt = fg_stack_nt(s);
+	static const uint16_t sm[] = { FG_UW(4, FG_UWOP_ALLOC_SMALL, 4) };
+	static const uint16_t in0[] = { FG_UW(4, FG_UWOP_ALLOC_SMALL, 2), FG_UW(0, FG_UWOP_PUSH_MACHFRAME, 0) };
+	fg_fn *idle = fg_fn_x64(nt, "KiIdleLoop", 0, 0x40, 4, 0, 0, sm, 1, NULL);
+	fg_fn *start = fg_fn_x64(nt, "KiStartSystemThread", 0, 0x40, 4, 0, 0, sm, 1, NULL);
+	fg_fn *retire = fg_fn_x64(nt, "KiRetireDpcList", 0, 0x40, 4, 0, 0, sm, 1, NULL);
+	fg_fn *all = fg_fn_x64(nt, "KiExecuteAllDpcs", 0, 0x40, 4, 0, 0, sm, 1, NULL);
+	fg_fn *intr = fg_fn_x64(nt, "KiInterruptDispatchNoLock", 0, 0x40, 4, 0, 0, in0, 2, NULL);
+	fg_fn *bc = fg_fn_x64(nt, "KeBugCheckEx", 0, 0x40, 4, 0, 0, sm, 1, NULL);
+	fg_module *ndis = fg_stack_module(s, "ndis.sys", FG_SCN_NDIS, 0x1000);
+	fg_fn *dpc = fg_fn_x64(ndis, "NdisDpc", 0, 0x80, 4, 0, 0, sm, 1, NULL);
+	fg_module *netfoo = fg_stack_module(s, "netfoo.sys", FG_SCN_NETFOO, 0x1000);
+	fg_fn *spin = fg_fn_x64(netfoo, "Spin", 0, 0x80, 4, 0, 0, sm, 1, NULL);
+
+	uint64_t proc = fg_kernel_add_process(k, "System", 4, 0);
+	uint64_t t = fg_kernel_add_thread(k, proc, 0x44);
+	fg_chain *c = fg_chain_new(s, t, 0xffffd00021580000ull, 0x6000);
+	if (in_dpc) {
+		fg_chain_call(c, idle, 0x20);
+		fg_chain_call(c, retire, 0x20);
+		fg_chain_call(c, all, 0x20);
+		fg_chain_call(c, dpc, 0x30);
+	} else {
+		fg_chain_call(c, start, 0x20);
+	}
+	fg_chain_call(c, spin, 0x10);
+	fg_chain_interrupt(c, intr, 0x30);
+	fg_chain_call(c, bc, 0x10);
+	fg_chain_run(c, 1, true);
+	fg_chain_free(c);
+	fg_module_place(nt, 0);
+	fg_module_place(ndis, 0);
+	fg_module_place(netfoo, 0);
+	if (in_dpc && routine_in_prcb)
+		fg_kernel_set(k, fg_kernel_prcb(k, 1), KH_F_KPRCB_CurrentDpcRoutine, fg_fn_va(dpc));
+	if (routine)
+		*routine = fg_fn_va(dpc);
+	fg_stack_free(s);
+	fg_header *h = fg_header_of(f);
+	h->bugcheck_code = 0x133;
+	memcpy(h->bugcheck_params, params, sizeof(h->bugcheck_params));
+	return t;
+}
+
+uint64_t fg_scn_power_irp(fg_forge *f, fg_kernel *k, bool irp_present, bool system_state)
+{
+	uint64_t base = fg_kernel_base(k);
+	fg_kernel_add_module(k, "pci.sys", base + 0x3000000, 0x80000);
+	fg_kernel_add_module(k, "usbfoo.sys", base + 0x3100000, 0x20000);
+	uint64_t pdo = fg_kernel_add_device(k, fg_kernel_add_driver(k, "\\Driver\\pci", base + 0x3000000, 0x80000));
+	uint64_t fdo = fg_kernel_add_device(k, fg_kernel_add_driver(k, "\\Driver\\usbfoo", base + 0x3100000, 0x20000));
+	uint64_t irp = fg_kernel_new_irp(k, 0, 2, 2);
+	for (int i = 1; i <= 2; i++) {
+		uint64_t loc = fg_kernel_irp_location(k, irp, i);
+		fg_kernel_set(k, loc, KH_F_IO_STACK_LOCATION_MajorFunction, 0x16); /* IRP_MJ_POWER */
+		fg_kernel_set(k, loc, KH_F_IO_STACK_LOCATION_MinorFunction, 2);    /* IRP_MN_SET_POWER */
+		fg_kernel_set(k, loc, KH_F_IO_STACK_LOCATION_DeviceObject, i == 1 ? pdo : fdo);
+		fg_kernel_set(k, loc, KH_F_IO_STACK_LOCATION_PowerType, system_state ? 0 : 1);
+		fg_kernel_set(k, loc, KH_F_IO_STACK_LOCATION_PowerState, 4); /* PowerSystemSleeping3 / PowerDeviceD3 */
+	}
+	fg_header *h = fg_header_of(f);
+	h->bugcheck_code = 0x9F;
+	h->bugcheck_params[0] = 3;
+	h->bugcheck_params[1] = pdo;
+	h->bugcheck_params[2] = base + 0x10000;
+	h->bugcheck_params[3] = irp_present ? irp : fg_kernel_base(k) - 0x10000000ull;
+	return irp;
 }

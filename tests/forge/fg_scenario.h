@@ -7,6 +7,8 @@
 #ifndef FG_SCENARIO_H
 #define FG_SCENARIO_H
 
+#include <stdbool.h>
+
 #include "fg_kernel.h"
 
 #define FG_TICKS_PER_MINUTE 3840u
@@ -27,5 +29,25 @@ uint64_t fg_scn_eresource(fg_kernel *k, uint32_t now, uint32_t pid, unsigned cpu
 /* Every processor runs a thread of a busy process; nready threads of another
  * process have been ready for 10 s, 20 s, ... */
 void fg_scn_starvation(fg_kernel *k, uint32_t now, unsigned nready);
+
+/* A DPC watchdog violation on an x64 kernel with 2 or more processors:
+ * processor 1 ran ndis!NdisDpc (ndis.sys at FG_SCN_NDIS) from nt's DPC
+ * dispatcher in its idle loop; NdisDpc called netfoo!Spin (netfoo.sys at
+ * FG_SCN_NETFOO), where the clock interrupt (nt!KiInterruptDispatchNoLock)
+ * called nt!KeBugCheckEx. With in_dpc false, a system thread runs
+ * netfoo!Spin instead (no DPC). routine_in_prcb: KPRCB.CurrentDpcRoutine
+ * names NdisDpc. The header gets bugcheck 0x133 with params. Returns the
+ * running thread (TID 0x44 of System); *routine gets NdisDpc's address. */
+#define FG_SCN_NDIS 0xfffff80560000000ull
+#define FG_SCN_NETFOO 0xfffff80561000000ull
+uint64_t fg_scn_dpc_watchdog(fg_forge *f, fg_kernel *k, const uint64_t params[4], bool in_dpc, bool routine_in_prcb,
+                             uint64_t *routine);
+
+/* DRIVER_POWER_STATE_FAILURE (0x9F, parameter 1 = 3): a power IRP
+ * (IRP_MN_SET_POWER, system S3 or device D3) sent to usbfoo.sys's device
+ * (location 2 of 2, current) above pci.sys's physical device object
+ * (location 1); the header names the PDO and the IRP (irp_present false:
+ * parameter 4 is an address not in the dump). Returns the IRP. */
+uint64_t fg_scn_power_irp(fg_forge *f, fg_kernel *k, bool irp_present, bool system_state);
 
 #endif /* FG_SCENARIO_H */

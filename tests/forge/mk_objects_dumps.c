@@ -46,36 +46,6 @@ static void put_ptr(fg_sample *s, uint64_t va, uint64_t v)
 		abort();
 }
 
-/* A third IRP on the thread that has two: an IRP_MJ_READ sent to
- * partmgr's device (location 3, the top of the stack) and passed down to
- * disk's (location 2 of 3, current); location 1 is still unused. Made after
- * everything else, so no other object moves. */
-static fg_sample *with_irp(fg_sample *s)
-{
-	fg_kernel *k = s->k;
-	uint64_t kb = fg_kernel_base(k);
-	for (unsigned i = 0; i < s->nthreads; i++) {
-		if (s->threads[i].nirps != 2)
-			continue;
-		fg_kernel_add_module(k, "partmgr.sys", kb + 0x5000000, 0x20000);
-		fg_kernel_add_module(k, "disk.sys", kb + 0x5100000, 0x20000);
-		uint64_t pm = fg_kernel_add_device(k, fg_kernel_add_driver(k, "\\Driver\\partmgr", kb + 0x5000000, 0x20000));
-		uint64_t disk = fg_kernel_add_device(k, fg_kernel_add_driver(k, "\\Driver\\disk", kb + 0x5100000, 0x20000));
-		uint64_t irp = fg_kernel_new_irp(k, s->threads[i].va, 3, 2);
-		for (int n = 2; n <= 3; n++) {
-			uint64_t loc = fg_kernel_irp_location(k, irp, n);
-			fg_kernel_set(k, loc, KH_F_IO_STACK_LOCATION_MajorFunction, 3); /* IRP_MJ_READ */
-			fg_kernel_set(k, loc, KH_F_IO_STACK_LOCATION_DeviceObject, n == 2 ? disk : pm);
-			fg_kernel_set(k, loc, KH_F_IO_STACK_LOCATION_CompletionRoutine, kb + 0x5000400);
-		}
-		fg_kernel_set(k, irp, KH_F_IRP_Status, 0x103);
-		fg_kernel_list_append(k, fg_kernel_addr(k, s->threads[i].va, KH_F_ETHREAD_IrpList),
-		                      fg_kernel_addr(k, irp, KH_F_IRP_ThreadListEntry));
-		break;
-	}
-	return s;
-}
-
 static fg_sample *damaged(const kh_layout *l)
 {
 	fg_sample *s = fg_sample_new(l, 4);
@@ -132,9 +102,9 @@ int main(int argc, char **argv)
 	}
 	mkdir(argv[1], 0777); /* may exist */
 	int bad = 0;
-	bad |= write_sample(argv[1], "x64_19041.dmp", with_irp(fg_sample_new(w10, 4)), FG_FMT_BITMAP_KERNEL);
+	bad |= write_sample(argv[1], "x64_19041.dmp", fg_sample_add_irp(fg_sample_new(w10, 4)), FG_FMT_BITMAP_KERNEL);
 	bad |= write_sample(argv[1], "x64_7601.dmp", fg_sample_new(w7, 4), FG_FMT_BITMAP_FULL);
-	bad |= write_sample(argv[1], "x86pae_7601.dmp", with_irp(fg_sample_new(c[0].layout, 4)), FG_FMT_BITMAP_KERNEL);
+	bad |= write_sample(argv[1], "x86pae_7601.dmp", fg_sample_add_irp(fg_sample_new(c[0].layout, 4)), FG_FMT_BITMAP_KERNEL);
 	bad |= write_sample(argv[1], "damaged.dmp", damaged(w10), FG_FMT_BITMAP_KERNEL);
 	bad |= write_limited(argv[1], w7);
 	return bad;
