@@ -56,9 +56,10 @@ static const struct {
 
 /* ---- the processor that bugchecked --------------------------------------------------- */
 
+/* WinDbg's short names of the kernel and the HALs (hal, halmacpi, ...) */
 static bool is_kernel_or_hal(const char *module)
 {
-	return !strcmp(module, "nt") || !strcmp(module, "hal");
+	return !strcmp(module, "nt") || !strncmp(module, "hal", 3);
 }
 
 /* The crashing processor and its current thread's stack (*stack owned by
@@ -95,6 +96,20 @@ static bool crash_cpu(khang_source *src, const khang_processor **cpu, khang_stac
 		khang_stack_free(st);
 	}
 	return false;
+}
+
+/* The kernel or a HAL, by file name (ntoskrnl.exe, ntkrnlmp.exe, hal.dll,
+ * halmacpi.dll, ...; any case). */
+static bool kernel_image(const char *name)
+{
+	char low[16];
+	size_t i;
+	for (i = 0; name[i] && i + 1 < sizeof(low); i++)
+		low[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+	low[i] = '\0';
+	size_t n = strlen(low);
+	return (!strncmp(low, "nt", 2) && n > 4 && !strcmp(low + n - 4, ".exe")) ||
+	       (!strncmp(low, "hal", 3) && n > 4 && !strcmp(low + n - 4, ".dll"));
 }
 
 /* ---- 0x133 ----------------------------------------------------------------------- */
@@ -198,8 +213,7 @@ static bool explain_dpc_watchdog(khang_verdict *v, khang_source *src, const uint
 	/* no third-party frame: blame the routine's module when it is not nt */
 	if (!d.module[0] && routine_module[0] && !kh_v_is_inbox(routine_module))
 		kh_copy_str(d.module, sizeof(d.module), routine_module);
-	if (!d.module[0] && routine_module[0] && strcmp(routine_module, "ntoskrnl.exe") &&
-	    strcmp(routine_module, "ntkrnlmp.exe") && strcmp(routine_module, "ntkrnlpa.exe"))
+	if (!d.module[0] && routine_module[0] && !kernel_image(routine_module))
 		kh_copy_str(d.module, sizeof(d.module), routine_module);
 
 	int64_t count = p[0] == 0 ? (int64_t)p[1] : -1, limit = p[0] == 0 ? (int64_t)p[2] : -1;
@@ -213,8 +227,8 @@ static bool explain_dpc_watchdog(khang_verdict *v, khang_source *src, const uint
 	          p[0] == 0 ? "ran one DPC too long" : "stayed at DISPATCH_LEVEL or above too long in total", detail,
 	          d.module[0] ? (d.on_stack ? "; the driver on its stack: " : "; the routine's driver: ") : "", d.module, d.frames[0] ? "; key frames: " : "",
 	          d.frames);
-	if (!d.module[0] && !d.routine[0])
-		return false;
+	if (!d.module[0])
+		return false; /* nothing to blame beyond the kernel: the analysis goes on */
 	v->category = KHANG_VERDICT_BLOCKED_IN_DRIVER;
 	v->confidence = d.module[0] ? 80 : 60;
 	v->culprit_thread = d.thread;
