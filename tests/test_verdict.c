@@ -232,6 +232,22 @@ static void test_cpu_starvation(void **state)
 	end(&s);
 }
 
+/* The text of check `name`, its status in *status. */
+static const char *check_text(scen *s, const char *name, khang_check_status *status)
+{
+	khang_verdict_check c = KHANG_VERDICT_CHECK_INIT;
+	for (size_t i = 0; i < khang_verdict_check_count(s->v); i++) {
+		khang_verdict_check_at(&c, s->v, i);
+		if (!strcmp(c.name, name)) {
+			*status = c.status;
+			printf("  %s: %s\n", name, c.text);
+			return c.text;
+		}
+	}
+	fail_msg("no check %s", name);
+	return NULL;
+}
+
 static void test_idle_healthy(void **state)
 {
 	scen s;
@@ -251,8 +267,46 @@ static void test_idle_healthy(void **state)
 			cpu_ok = c.status == KHANG_CHECK_OK && !strcmp(c.text, "all 4 processors idle");
 	}
 	assert_true(cpu_ok);
+	khang_check_status st;
+	assert_non_null(strstr(check_text(&s, "storage", &st), "no thread's IRP is pending in a disk-stack driver"));
+	assert_int_equal(st, KHANG_CHECK_OK);
 	end(&s);
 }
+
+/* fg_scn_storage: one thread waiting 5 minutes on reads pending in disk.sys:
+ * FOUND; with the wait 0 minutes: pending, but OK. */
+static void storage(int which)
+{
+	scen s;
+	khang_check_status st;
+	begin(&s, which, 2);
+	fg_scn_storage(s.k, TICKS, 5);
+	analyse(&s);
+	const char *t = check_text(&s, "storage", &st);
+	assert_int_equal(st, KHANG_CHECK_FOUND);
+	assert_string_equal(t, "3 IRPs pending in disk-stack drivers (disk.sys 2, STORPORT.SYS 1); 1 thread has waited "
+	                       "30000 ms or more on them, the longest 5m:00.000 (sqlservr.exe 2000.2004)");
+	/* nothing else explains the wait: the verdict blames the disk stack */
+	assert_int_equal(khang_verdict_get_category(s.v), KHANG_VERDICT_BLOCKED_IN_DRIVER);
+	assert_string_equal(khang_verdict_culprit_module(s.v), "disk.sys");
+	assert_string_equal(khang_verdict_summary(s.v),
+	                    "1 thread waited up to 5m:00.000 on I/O pending in the disk stack (disk.sys)");
+	assert_int_equal(khang_thread_tid(khang_verdict_culprit_thread(s.v)), 2004);
+	end(&s);
+
+	begin(&s, which, 2);
+	fg_scn_storage(s.k, TICKS, 0);
+	analyse(&s);
+	t = check_text(&s, "storage", &st);
+	assert_int_equal(st, KHANG_CHECK_OK);
+	assert_string_equal(t, "3 IRPs pending in disk-stack drivers (disk.sys 2, STORPORT.SYS 1), none waited on for "
+	                       "30000 ms");
+	assert_int_equal(khang_verdict_get_category(s.v), KHANG_VERDICT_NO_HANG);
+	end(&s);
+}
+
+static void test_storage_w10(void **state) { (void)state; storage(0); }
+static void test_storage_x86(void **state) { (void)state; storage(2); }
 
 static void test_crash(void **state)
 {
@@ -327,6 +381,8 @@ int main(void)
 		cmocka_unit_test(test_alpc_taken_x86),
 		cmocka_unit_test(test_cpu_starvation),
 		cmocka_unit_test(test_idle_healthy),
+		cmocka_unit_test(test_storage_w10),
+		cmocka_unit_test(test_storage_x86),
 		cmocka_unit_test(test_crash),
 		cmocka_unit_test(test_damaged_chain),
 		cmocka_unit_test(test_looping_threads),

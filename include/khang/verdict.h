@@ -39,7 +39,8 @@ typedef enum khang_verdict_category {
 	KHANG_VERDICT_LOCK_CHAIN = 3,       /**< threads blocked behind one lock owner */
 	KHANG_VERDICT_BLOCKED_IN_DRIVER = 4,/**< threads blocked inside a third-party driver; also a driver a
 	                                         hang bugcheck names (a DPC that ran too long, 0x133; a power IRP
-	                                         not completed, 0x9F) */
+	                                         not completed, 0x9F), and threads waiting long on I/O pending in
+	                                         the disk stack when nothing else explains the hang */
 	KHANG_VERDICT_CPU_STARVATION = 5,   /**< busy processors starve ready threads */
 	KHANG_VERDICT_CRASH = 6,            /**< the dump records a crash, not a hang */
 	KHANG_VERDICT_UNKNOWN = 7           /**< the dump could not be analysed (see warnings) */
@@ -72,7 +73,8 @@ typedef struct khang_verdict_opts {
  * bugcheck is explained from its parameters, and DPC_WATCHDOG_VIOLATION and
  * DRIVER_POWER_STATE_FAILURE with parameter 1 = 3 name their culprit
  * driver, which decides the verdict), then the wait-for graph: deadlock,
- * ALPC chain, lock chain, blocked in a third-party driver, CPU starvation.
+ * ALPC chain, lock chain, blocked in a third-party driver, CPU starvation;
+ * last, long waits on I/O pending in the disk stack (the storage check).
  * @param[out] out the verdict; free with khang_verdict_free(). Also set when
  *             the category is KHANG_VERDICT_UNKNOWN (its warnings say why).
  * @param src the source

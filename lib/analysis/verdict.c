@@ -18,6 +18,7 @@
 
 #include "analysis.h"
 #include "khang/alpc.h"
+#include "khang/irp.h"
 #include "khang/stack.h"
 
 #define DEFAULT_LONG_WAIT_MS 30000u
@@ -254,6 +255,12 @@ typedef struct state {
 	size_t lock_total;
 	kh_map waiter_map; /* waiter event/semaphore address -> lock index */
 	bool locks_ok;
+	/* check_storage: threads that waited long on I/O pending in the disk
+	 * stack, the longest of them and the driver holding most such IRPs */
+	size_t storage_waiters;
+	const khang_thread *storage_thread;
+	int64_t storage_ms;
+	char storage_module[64];
 } state;
 
 static void state_free(state *s)
@@ -1095,6 +1102,115 @@ static void check_waits(state *s)
 		           "%zu threads waited %u ms or more, none on an object another thread holds", n, s->long_ms);
 }
 
+/* Drivers of the disk stack, from the volume down to the adapter (lower
+ * case): an IRP whose current stack location is in one of them waits for
+ * storage. File systems are above this and not counted. */
+static const char *const storage_modules[] = {
+	"ataport.sys", "atapi.sys",   "classpnp.sys", "disk.sys",    "fvevol.sys",    "iastora.sys",  "iastorac.sys",
+	"iastorav.sys", "iscsiprt.sys", "lsi_sas.sys", "lsi_sas2i.sys", "lsi_sas3i.sys", "megasas.sys", "megasas2i.sys",
+	"megasas35i.sys", "mpio.sys", "msdsm.sys",   "nvme.sys",    "partmgr.sys",   "pvscsi.sys",   "scsiport.sys",
+	"spaceport.sys", "stornvme.sys", "storahci.sys", "storport.sys", "storvsc.sys", "vhdmp.sys",   "vmstorfl.sys",
+	"volmgr.sys",   "volmgrx.sys", "volsnap.sys", "volume.sys",
+};
+
+static bool is_storage(const char *name)
+{
+	char low[64];
+	size_t i;
+	for (i = 0; name[i] && i + 1 < sizeof(low); i++)
+		low[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+	low[i] = '\0';
+	for (size_t j = 0; j < KH_ARRAY_SIZE(storage_modules); j++)
+		if (!strcmp(low, storage_modules[j]))
+			return true;
+	return false;
+}
+
+#define MAX_IRPS_READ 4096u  /* IRPs examined by the storage check */
+#define MAX_IRPS_PER_THREAD 32u
+
+/* Pending storage I/O seen from the threads: the IRPs on every thread's
+ * IRP list whose current stack location is in a disk-stack driver, and how
+ * long their threads have waited. IRPs no thread lists (paging I/O,
+ * associated IRPs) are not seen; the text says so. */
+static void check_storage(state *s)
+{
+	if (!kh_layout_has(s->k->layout, KH_F_ETHREAD_IrpList)) {
+		kh_v_check(s->v, "storage", KHANG_CHECK_NOT_RUN, "the layout has no ETHREAD.IrpList");
+		return;
+	}
+	struct {
+		char module[64];
+		uint32_t n;
+	} mods[8];
+	size_t nmods = 0, total = 0, pending = 0, read = 0, long_waiters = 0;
+	int64_t longest = -1;
+	const khang_thread *longest_t = NULL;
+	for (size_t i = 0; i < s->nt && read < MAX_IRPS_READ; i++) {
+		const uint64_t *irps;
+		size_t n;
+		if (khang_thread_irps(&irps, &n, s->t[i].t) < 0 || !n)
+			continue;
+		total += n;
+		bool waits_on_storage = false;
+		for (size_t j = 0; j < n && j < MAX_IRPS_PER_THREAD && read < MAX_IRPS_READ; j++, read++) {
+			khang_irp irp = KHANG_IRP_INIT;
+			if (khang_irp_read(&irp, s->src, irps[j]) < 0 || !irp.module[0] || !is_storage(irp.module))
+				continue;
+			pending++;
+			waits_on_storage = true;
+			size_t m;
+			for (m = 0; m < nmods && strcmp(mods[m].module, irp.module); m++)
+				;
+			if (m == nmods && nmods < KH_ARRAY_SIZE(mods)) {
+				kh_copy_str(mods[m].module, sizeof(mods[m].module), irp.module);
+				mods[m].n = 0;
+				nmods++;
+			}
+			if (m < nmods)
+				mods[m].n++;
+		}
+		if (waits_on_storage && s->t[i].wait_ms > longest) {
+			longest = s->t[i].wait_ms;
+			longest_t = s->t[i].t;
+		}
+		if (waits_on_storage && s->t[i].wait_ms >= (int64_t)s->long_ms)
+			long_waiters++;
+	}
+	if (!pending) {
+		kh_v_check(s->v, "storage", KHANG_CHECK_OK,
+		           "no thread's IRP is pending in a disk-stack driver (%zu IRPs on thread lists; paging and "
+		           "other I/O not queued to a thread is not seen)",
+		           total);
+		return;
+	}
+	char where[256] = "", d[32], lab[96];
+	size_t used = 0;
+	for (size_t m = 0; m < nmods && used + 80 < sizeof(where); m++)
+		used += (size_t)snprintf(where + used, sizeof(where) - used, "%s%s %u", m ? ", " : "", mods[m].module,
+		                         mods[m].n);
+	if (long_waiters) {
+		size_t top = 0;
+		for (size_t m = 1; m < nmods; m++)
+			if (mods[m].n > mods[top].n)
+				top = m;
+		s->storage_waiters = long_waiters;
+		s->storage_thread = longest_t;
+		s->storage_ms = longest;
+		kh_copy_str(s->storage_module, sizeof(s->storage_module), mods[top].module);
+	}
+	if (long_waiters)
+		kh_v_check(s->v, "storage", KHANG_CHECK_FOUND,
+		           "%zu IRP%s pending in disk-stack drivers (%s); %zu thread%s waited %u ms or more on them, the "
+		           "longest %s (%s)",
+		           pending, pending == 1 ? "" : "s", where, long_waiters, long_waiters == 1 ? " has" : "s have",
+		           s->long_ms, duration(d, sizeof(d), longest), kh_v_thread_label(longest_t, lab, sizeof(lab)));
+	else
+		kh_v_check(s->v, "storage", KHANG_CHECK_OK,
+		           "%zu IRP%s pending in disk-stack drivers (%s), none waited on for %u ms", pending,
+		           pending == 1 ? "" : "s", where, s->long_ms);
+}
+
 /* ---- the verdict ------------------------------------------------------------------- */
 
 KHANG_API const char *khang_verdict_category_name(khang_verdict_category c)
@@ -1159,7 +1275,23 @@ KHANG_API int khang_hang_verdict(khang_verdict **out, khang_source *src, const k
 		found = true;
 	check_waits(&s);
 	check_memory(&s);
-	kh_v_check(v, "storage", KHANG_CHECK_NOT_RUN, "pending storage I/O is not analysed by this version");
+	check_storage(&s);
+	if (!found && s.storage_waiters) {
+		/* nothing else explains the waits: the disk stack does not answer */
+		char d[32], lab[96];
+		found = true;
+		v->category = KHANG_VERDICT_BLOCKED_IN_DRIVER;
+		v->confidence = 50;
+		v->culprit_thread = s.storage_thread;
+		khang_thread_process(&v->culprit_process, s.storage_thread);
+		kh_copy_str(v->culprit_module, sizeof(v->culprit_module), s.storage_module);
+		kh_v_step(v, KHANG_STEP_THREAD, s.storage_thread, NULL, 0, s.storage_ms,
+		          "thread %s has waited %s with I/O pending in %s (storage)",
+		          kh_v_thread_label(s.storage_thread, lab, sizeof(lab)), duration(d, sizeof(d), s.storage_ms),
+		          s.storage_module);
+		kh_v_summary(v, "%zu thread%s waited up to %s on I/O pending in the disk stack (%s)", s.storage_waiters,
+		             s.storage_waiters == 1 ? "" : "s", duration(d, sizeof(d), s.storage_ms), s.storage_module);
+	}
 	if (!found) {
 		v->category = KHANG_VERDICT_NO_HANG;
 		v->confidence = 50;

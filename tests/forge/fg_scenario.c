@@ -152,3 +152,35 @@ uint64_t fg_scn_power_irp(fg_forge *f, fg_kernel *k, bool irp_present, bool syst
 	h->bugcheck_params[3] = irp_present ? irp : fg_kernel_base(k) - 0x10000000ull;
 	return irp;
 }
+
+/* an IRP on thread t's list whose current location names a device of driver */
+static void pending_irp(fg_kernel *k, uint64_t t, uint64_t driver)
+{
+	uint64_t irp = fg_kernel_new_irp(k, t, 2, 1);
+	uint64_t loc = fg_kernel_irp_location(k, irp, 1);
+	fg_kernel_set(k, loc, KH_F_IO_STACK_LOCATION_DeviceObject, fg_kernel_add_device(k, driver));
+	fg_kernel_set(k, loc, KH_F_IO_STACK_LOCATION_MajorFunction, 3); /* IRP_MJ_READ */
+	fg_kernel_list_append(k, fg_kernel_addr(k, t, KH_F_ETHREAD_IrpList), fg_kernel_addr(k, irp, KH_F_IRP_ThreadListEntry));
+}
+
+void fg_scn_storage(fg_kernel *k, uint32_t now, unsigned minutes)
+{
+	uint64_t kb = fg_kernel_base(k);
+	fg_kernel_add_module(k, "disk.sys", kb + 0x5000000, 0x20000);
+	fg_kernel_add_module(k, "STORPORT.SYS", kb + 0x5100000, 0x40000);
+	fg_kernel_add_module(k, "flt.sys", kb + 0x5200000, 0x10000);
+	uint64_t disk = fg_kernel_add_driver(k, "\\Driver\\disk", kb + 0x5000000, 0x20000);
+	uint64_t stor = fg_kernel_add_driver(k, "\\Driver\\storahci", kb + 0x5100000, 0x40000);
+	uint64_t flt = fg_kernel_add_driver(k, "\\FileSystem\\flt", kb + 0x5200000, 0x10000);
+	uint64_t p = fg_kernel_add_process(k, "sqlservr.exe", 2000, 684);
+	uint64_t ev = fg_kernel_add_object(k, "EventNotificationObject", 0);
+	uint64_t t1 = fg_kernel_add_thread(k, p, 2004), t2 = fg_kernel_add_thread(k, p, 2008);
+	uint64_t t3 = fg_kernel_add_thread(k, p, 2012);
+	fg_scn_wait(k, t1, &ev, 1, now, minutes);
+	fg_scn_wait(k, t2, &ev, 1, now, 0);
+	fg_scn_wait(k, t3, &ev, 1, now, 9);
+	pending_irp(k, t1, disk);
+	pending_irp(k, t1, disk);
+	pending_irp(k, t2, stor);
+	pending_irp(k, t3, flt);
+}

@@ -50,4 +50,11 @@ uint64_t fg_scn_dpc_watchdog(fg_forge *f, fg_kernel *k, const uint64_t params[4]
  * parameter 4 is an address not in the dump). Returns the IRP. */
 uint64_t fg_scn_power_irp(fg_forge *f, fg_kernel *k, bool irp_present, bool system_state);
 
+/* Reads pending in the disk stack: sqlservr.exe (PID 2000) threads 2004
+ * (waiting `minutes` minutes, two IRPs in disk.sys) and 2008 (just now, one
+ * IRP in STORPORT.SYS), and 2012 (9 minutes, one IRP in the file system
+ * filter flt.sys, not storage). Every IRP's current location (1 of 2) names
+ * the driver's device. */
+void fg_scn_storage(fg_kernel *k, uint32_t now, unsigned minutes);
+
 #endif /* FG_SCENARIO_H */

@@ -1,6 +1,7 @@
 /* Writes the seed corpus of fuzz_verdict: small dumps of the hang scenarios
  * (deadlock, mutant chain, ERESOURCE chain, CPU starvation, a DPC watchdog
- * violation with its stack, a power IRP held by a driver) on x64 Windows 10
+ * violation with its stack, a power IRP held by a driver, reads pending in
+ * the disk stack) on x64 Windows 10
  * and x86 Windows 7 PAE. usage: mk_verdict_corpus DIR */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,9 +26,10 @@ static int write(const char *dir, const char *name, const kh_layout *l, fg_arch 
 		fg_scn_dpc_watchdog(f, k, p, true, true, NULL);
 		break;
 	}
-	default: fg_scn_power_irp(f, k, true, true); break;
+	case 5: fg_scn_power_irp(f, k, true, true); break;
+	default: fg_scn_storage(k, 100000, 5); break;
 	}
-	if (which < 4)
+	if (which < 4 || which == 6)
 		fg_header_of(f)->bugcheck_code = 0xE2;
 	fg_write_opts wo = FG_WRITE_OPTS_INIT;
 	wo.format = FG_FMT_BITMAP_KERNEL;
@@ -42,7 +44,7 @@ static int write(const char *dir, const char *name, const kh_layout *l, fg_arch 
 int main(int argc, char **argv)
 {
 	static const char *names[] = { "deadlock", "mutant_chain", "eresource", "starvation", "dpc_watchdog",
-		                       "power_irp" };
+		                       "power_irp", "storage" };
 	char name[64];
 	int bad = 0;
 	kh_layout_candidate c[4];
@@ -53,7 +55,7 @@ int main(int argc, char **argv)
 	const kh_layout *x64 = kh_layout_builtin_by_guid_string("5278AFF86C341677D7D7835C85B7B844", 1);
 	if (!x64 || !kh_layout_builtin_candidates(KHANG_ARCH_X86, 7601, 1, c, 4))
 		return 1;
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < 7; i++) {
 		snprintf(name, sizeof(name), "x64_%s", names[i]);
 		bad |= write(argv[1], name, x64, FG_X64, i);
 	}
