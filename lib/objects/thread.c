@@ -646,8 +646,10 @@ KHANG_API int khang_thread_irps(const uint64_t **out, size_t *count, const khang
 	kh_objects *o = t->o;
 	if (!kh_layout_has(o->l, KH_F_ETHREAD_IrpList) || !kh_layout_has(o->l, KH_F_IRP_ThreadListEntry))
 		return kh_error(KHANG_ENOTFOUND, "thread 0x%llx: the layout has no ETHREAD.IrpList", (unsigned long long)t->va);
-	uint64_t head = kh_field_addr(o->l, t->va, KH_F_ETHREAD_IrpList);
-	if (!t->irps_loaded && kh_list_uninitialised(o->src, head))
+	uint64_t head = kh_field_addr(o->l, t->va, KH_F_ETHREAD_IrpList), flink;
+	/* most threads have none: an empty list (Flink = head) costs one read */
+	if (!t->irps_loaded && kh_vread_ptr(o->src, 0, head, &flink) == 0 &&
+	    (flink == head || (flink == 0 && kh_list_uninitialised(o->src, head))))
 		t->irps_loaded = true;
 	if (!t->irps_loaded) {
 		irp_ctx c = { &o->src->alloc, NULL, 0, 0, kh_layout_offset(o->l, KH_F_IRP_ThreadListEntry) };
