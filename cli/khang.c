@@ -40,8 +40,8 @@ static void usage(FILE *f)
 	           "  -v          more detail\n"
 	           "  --isf FILE  kernel layout (Volatility 3 ISF .json/.json.xz) for a kernel\n"
 	           "              the built-in tables do not know\n"
-	           "  --image-path DIRS  module images for unwinding: ':'-separated directories,\n"
-	           "              flat or symbol stores (name/TIMESTAMPSIZE/name)\n"
+	           "  --image-path DIRS  module images (for unwinding) and PDBs (for names): ':'-\n"
+	           "              separated directories, flat or symbol stores (name/TIMESTAMPSIZE/name)\n"
 	           "  --version   print the version\n\n"
 	           "exit status: 0 success, 2 error (bad arguments or unreadable dump)\n");
 }

@@ -4,7 +4,10 @@
  * CONTEXT record at BugCheckParameter4, the walk must give frames 8..23 of
  * the stack in ../shared/realdumps/README.md, same return addresses and
  * stack pointers. nt frames need ntoskrnl.exe's .pdata, which is not there:
- * the walk ends at frame 24 saying so.
+ * the walk ends at frame 24 saying so. amdppm's frames are named from its
+ * real PDB (public symbols) as the README names them; Wdf01000 has no PDB
+ * here and keeps module+offset names. The PDB is found in the symbol store
+ * layout (amdppm.pdb/GUIDAGE/amdppm.pdb) and in a flat directory.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "khang.h"
@@ -21,12 +25,12 @@ static const struct {
 	uint64_t ip, sp;
 	const char *sym;
 } want[] = {
-	{ 0xfffff8048b58334c, 0xffff850429892120, "amdppm+0x334c" },
-	{ 0xfffff8048b58313f, 0xffff850429892150, "amdppm+0x313f" },
-	{ 0xfffff8048b583234, 0xffff850429892180, "amdppm+0x3234" },
-	{ 0xfffff8048b5a0e8f, 0xffff8504298921b0, "amdppm+0x20e8f" },
-	{ 0xfffff8048b5a83f6, 0xffff850429892210, "amdppm+0x283f6" },
-	{ 0xfffff8048b59f852, 0xffff850429892340, "amdppm+0x1f852" },
+	{ 0xfffff8048b58334c, 0xffff850429892120, "amdppm!WriteIoMemRawEx+0x70" },
+	{ 0xfffff8048b58313f, 0xffff850429892150, "amdppm!WriteGenAddrEx+0x6b" },
+	{ 0xfffff8048b583234, 0xffff850429892180, "amdppm!WriteGenAddrMaybeHiddenEx+0x18" },
+	{ 0xfffff8048b5a0e8f, 0xffff8504298921b0, "amdppm!InitAcpiCpc+0x317" },
+	{ 0xfffff8048b5a83f6, 0xffff850429892210, "amdppm!ProcLibDeviceStart+0x886" },
+	{ 0xfffff8048b59f852, 0xffff850429892340, "amdppm!EvtDevicePrepareHardware+0xd2" },
 	{ 0xfffff804799cc027, 0xffff850429892380, "Wdf01000+0x7c027" },
 	{ 0xfffff80479966f81, 0xffff8504298923d0, "Wdf01000+0x16f81" },
 	{ 0xfffff804799cb227, 0xffff850429892410, "Wdf01000+0x7b227" },
@@ -39,17 +43,15 @@ static const struct {
 	{ 0xfffff8047995a866, 0xffff8504298926d0, "Wdf01000+0xa866" },
 };
 
-static void test_real_unwind(void **state)
+static void real_unwind(const char *images)
 {
-	char path[1024], images[1024];
+	char path[1024];
 	const char *shared = getenv("KHANG_SHARED_DIR");
 	khang_source *src = NULL;
 	khang_source_opts o = KHANG_SOURCE_OPTS_INIT;
-	(void)state;
 	snprintf(path, sizeof(path), "%s/realdumps/triage_x64.dmp", shared ? shared : "");
-	snprintf(images, sizeof(images), "%s/realdumps/symbols", shared ? shared : "");
 	o.image_path = images;
-	if (!shared || khang_source_open(&src, path, &o) != 0) {
+	if (khang_source_open(&src, path, &o) != 0) {
 		printf("SKIP: %s not available (set KHANG_SHARED_DIR to the shared data folder)\n", path);
 		skip();
 	}
@@ -76,8 +78,56 @@ static void test_real_unwind(void **state)
 		khang_source_symbolize(sym, sizeof(sym), src, f.ip);
 		assert_string_equal(sym, want[i].sym);
 	}
+	/* the frame's parts */
+	khang_frame_info fi = KHANG_FRAME_INFO_INIT;
+	assert_int_equal(khang_stack_frame_info(&fi, st, 3), 0);
+	assert_string_equal(fi.module, "amdppm");
+	assert_string_equal(fi.symbol, "InitAcpiCpc");
+	assert_int_equal(fi.offset, 0x317);
 	khang_stack_free(st);
 	khang_source_free(src);
+}
+
+static void test_real_unwind(void **state)
+{
+	char images[1024];
+	const char *shared = getenv("KHANG_SHARED_DIR");
+	(void)state;
+	if (!shared) {
+		printf("SKIP: set KHANG_SHARED_DIR to the shared data folder\n");
+		skip();
+	}
+	snprintf(images, sizeof(images), "%s/realdumps/symbols", shared);
+	real_unwind(images);
+}
+
+/* The same files in one flat directory (links to them). */
+static void test_real_unwind_flat(void **state)
+{
+	const char *shared = getenv("KHANG_SHARED_DIR");
+	char dir[] = "/tmp/khang-flat-XXXXXX", from[1024], to[1024];
+	static const char *const files[][2] = {
+		{ "amdppm.sys/c9c030003b000/amdppm.sys", "amdppm.sys" },
+		{ "Wdf01000.sys/a9a9d36ed1000/Wdf01000.sys", "Wdf01000.sys" },
+		{ "amdppm.pdb/1C19FDDB27BB3399D9B45973EFEAFCF31/amdppm.pdb", "amdppm.pdb" },
+	};
+	(void)state;
+	if (!shared) {
+		printf("SKIP: set KHANG_SHARED_DIR to the shared data folder\n");
+		skip();
+	}
+	assert_non_null(mkdtemp(dir));
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(from, sizeof(from), "%s/realdumps/symbols/%s", shared, files[i][0]);
+		snprintf(to, sizeof(to), "%s/%s", dir, files[i][1]);
+		assert_int_equal(symlink(from, to), 0);
+	}
+	real_unwind(dir);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(to, sizeof(to), "%s/%s", dir, files[i][1]);
+		unlink(to);
+	}
+	rmdir(dir);
 }
 
 /* Without the image path the images are not in the triage dump: without
@@ -121,6 +171,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_real_unwind),
+		cmocka_unit_test(test_real_unwind_flat),
 		cmocka_unit_test(test_real_no_images),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

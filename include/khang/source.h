@@ -71,8 +71,11 @@ typedef struct khang_source_opts {
 	/** Longest list walked (modules, processes, threads, ...); 0: 65536. */
 	uint32_t max_list_entries;
 	/** Where to find module images whose pages are not in the dump (for
-	 *  unwinding): directories separated by ':', each searched as a
-	 *  symbol store (name/TIMESTAMPSIZE/name) and flat (name). NULL: none.
+	 *  unwinding) and their PDBs (public symbols, for names): directories
+	 *  separated by ':', each searched as a symbol store
+	 *  (name/TIMESTAMPSIZE/name for images, name.pdb/GUIDAGE/name.pdb for
+	 *  PDBs) and flat (name). A file is used only when its timestamp and
+	 *  size (images) or GUID and age (PDBs) match the module. NULL: none.
 	 *  Copied at open. */
 	const char *image_path;
 } khang_source_opts;

@@ -1,5 +1,5 @@
 /*
- * Module images for unwinding. The image in the dump is authoritative but
+ * Module images for unwinding, and their PDBs for names. The image in the dump is authoritative but
  * its .pdata / unwind pages may be missing (paged out, or a triage dump); an
  * image search path supplies the same file: directories searched as symbol
  * stores (name/TIMESTAMPSIZE/name, the layout symbol servers use) and flat.
@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "kernel.h"
+#include "pdb/pdb.h"
 
 #define MAX_IMAGE_FILE (256u << 20)
 
@@ -135,4 +136,71 @@ kh_pe *kh_module_unwind_image(khang_source *src, khang_module *m)
 	m->uw_ctx = ctx;
 	m->uw_ok = true;
 	return &m->uw;
+}
+
+/* ---- PDBs ------------------------------------------------------------------------ */
+
+static bool try_pdb(khang_source *src, khang_module *m, const char *path, const kh_pe_codeview *cv)
+{
+	size_t len = 0;
+	uint8_t *d = slurp(&src->alloc, path, &len);
+	if (!d)
+		return false;
+	kh_pdb *p = kh_calloc(&src->alloc, 1, sizeof(*p));
+	bool ok = p && kh_pdb_parse(p, &src->alloc, d, len) == 0;
+	kh_free(&src->alloc, d);
+	if (ok && (memcmp(p->guid, cv->guid, 16) != 0 || (p->age != cv->age && p->dbi_age != cv->age))) {
+		kh_source_warn(src, "%s: not the PDB of %s (GUID or age differ)", path, m->name);
+		ok = false;
+	} else if (!ok && p) {
+		kh_source_warn(src, "%s: %s", path, khang_error_last());
+	}
+	if (!ok) {
+		if (p)
+			kh_pdb_free(p, &src->alloc);
+		kh_free(&src->alloc, p);
+		return false;
+	}
+	m->pdb = p;
+	return true;
+}
+
+kh_pdb *kh_module_pdb(khang_source *src, khang_module *m)
+{
+	if (m->pdb_tried)
+		return m->pdb;
+	m->pdb_tried = true;
+	kh_pe *pe = src->image_path ? kh_module_unwind_image(src, m) : NULL;
+	kh_pe_codeview cv;
+	if (!pe || kh_pe_codeview_info(pe, &cv) < 0)
+		return NULL;
+	/* the file name of the PDB path the linker wrote */
+	const char *name = cv.pdb_name;
+	for (const char *q = cv.pdb_name; *q; q++)
+		if (*q == '\\' || *q == '/')
+			name = q + 1;
+	if (!name[0] || !strcmp(name, ".") || !strcmp(name, ".."))
+		return NULL;
+	char id[48];
+	kh_pe_guid_string(cv.guid, cv.age, id, sizeof(id));
+	const char *p = src->image_path;
+	while (*p) {
+		const char *end = strchr(p, ':');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char dir[1024], path[2048];
+		if (n && n < sizeof(dir)) {
+			memcpy(dir, p, n);
+			dir[n] = '\0';
+			snprintf(path, sizeof(path), "%s/%s/%s/%s", dir, name, id, name);
+			if (try_pdb(src, m, path, &cv))
+				return m->pdb;
+			snprintf(path, sizeof(path), "%s/%s", dir, name);
+			if (try_pdb(src, m, path, &cv))
+				return m->pdb;
+		}
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	return NULL;
 }

@@ -31,6 +31,9 @@ struct khang_module {
 	kh_pe uw;
 	uint8_t *uw_file;
 	void *uw_ctx;
+	/* public symbols from the module's PDB (images.c), found on first use */
+	bool pdb_tried;
+	struct kh_pdb *pdb;
 };
 
 typedef struct kh_kernel {
@@ -88,6 +91,11 @@ int kh_walk_list(khang_source *src, uint64_t head, kh_list_visit_fn visit, void 
 
 /* The PE image to unwind code of module m with (NULL if none is usable). */
 kh_pe *kh_module_unwind_image(khang_source *src, khang_module *m);
+
+/* The module's PDB public symbols: the file on the image path (symbol store
+ * name.pdb/GUIDAGE/name.pdb, or flat) whose GUID and age equal the image's
+ * CodeView record. NULL when there is none (looked for once). */
+struct kh_pdb *kh_module_pdb(khang_source *src, khang_module *m);
 /* The module holding va (NULL if none). Loads the module list. */
 khang_module *kh_kernel_module_at(khang_source *src, uint64_t va);
 void kh_module_release(khang_source *src, khang_module *m);

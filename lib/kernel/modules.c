@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "kernel.h"
+#include "pdb/pdb.h"
 #include "dump/triage.h"
 
 #define MAX_NAME_BYTES 1024  /* UNICODE_STRING bytes read at most */
@@ -335,6 +336,10 @@ void kh_module_release(khang_source *src, khang_module *m)
 		kh_free(&src->alloc, m->uw_ctx);
 	}
 	kh_free(&src->alloc, m->uw_file);
+	if (m->pdb) {
+		kh_pdb_free(m->pdb, &src->alloc);
+		kh_free(&src->alloc, m->pdb);
+	}
 }
 
 static khang_module *module_at(kh_kernel *k, uint64_t va)
@@ -591,7 +596,12 @@ KHANG_API int khang_source_symbolize(char *buf, size_t len, khang_source *src, u
 			           : snprintf(buf, len, "%s!%s", m->short_name, sym.name);
 	}
 	uint32_t eoff = 0;
-	const char *e = module_export(src, m, va, &eoff);
+	kh_pdb *pdb = kh_module_pdb(src, m);
+	const char *e = pdb ? kh_pdb_lookup(pdb, (uint32_t)rva, &eoff) : NULL;
+	if (e)
+		return eoff ? snprintf(buf, len, "%s!%s+0x%x", m->short_name, e, eoff)
+		            : snprintf(buf, len, "%s!%s", m->short_name, e);
+	e = module_export(src, m, va, &eoff);
 	if (e)
 		return eoff ? snprintf(buf, len, "%s!%s+0x%x", m->short_name, e, eoff)
 		            : snprintf(buf, len, "%s!%s", m->short_name, e);
