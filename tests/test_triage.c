@@ -209,6 +209,35 @@ static void test_triage_arm64(void **state)
 	khang_source_free(src);
 }
 
+/* The verdict on the real dump: a crash, not a hang, in amdppm; named from
+ * amdppm's PDB when the image path holds it. */
+static void test_triage_verdict(void **state)
+{
+	char images[1024];
+	const char *shared = getenv("KHANG_SHARED_DIR");
+	(void)state;
+	for (int with_images = 0; with_images < 2; with_images++) {
+		khang_source_opts o = KHANG_SOURCE_OPTS_INIT;
+		snprintf(images, sizeof(images), "%s/realdumps/symbols", shared ? shared : "");
+		o.image_path = with_images ? images : NULL;
+		khang_source *src = open_real("triage_x64.dmp", &o);
+		if (!src)
+			skip();
+		khang_verdict *v;
+		assert_int_equal(khang_hang_verdict(&v, src, NULL), 0);
+		printf("  %s\n", khang_verdict_summary(v));
+		assert_int_equal(khang_verdict_get_category(v), KHANG_VERDICT_CRASH);
+		assert_string_equal(khang_verdict_culprit_module(v), "amdppm.sys");
+		assert_string_equal(khang_verdict_summary(v),
+		                    with_images ? "crash, not a hang: bugcheck 0x1000007e (SYSTEM_THREAD_EXCEPTION_NOT_HANDLED) "
+		                                  "at amdppm!WriteIoMemRawEx+0x70"
+		                                : "crash, not a hang: bugcheck 0x1000007e (SYSTEM_THREAD_EXCEPTION_NOT_HANDLED) "
+		                                  "at amdppm+0x334c");
+		khang_verdict_free(v);
+		khang_source_free(src);
+	}
+}
+
 /* Writer-made triage dumps (x64 with the kernel's PE header among the data
  * blocks, so the exact layout is found; x86 PAE and non-PAE by build): every
  * triage field and copy reads back. */
@@ -396,6 +425,7 @@ int main(void)
 		cmocka_unit_test(test_triage_drivers),
 		cmocka_unit_test(test_triage_unloaded),
 		cmocka_unit_test(test_triage_arm64),
+		cmocka_unit_test(test_triage_verdict),
 		cmocka_unit_test(test_triage_synthetic_x64),
 		cmocka_unit_test(test_triage_synthetic_x86),
 	};
