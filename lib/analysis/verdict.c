@@ -536,17 +536,23 @@ static const char *const inbox_modules[] = {
 	"wmilib.sys", "wof.sys", "wpprecorder.sys", "ws2ifsl.sys", "wtd.sys",
 };
 
-bool kh_v_is_inbox(const char *name)
+/* name (any case) is one of the n lower-case names of list */
+static bool in_list(const char *name, const char *const *list, size_t n)
 {
 	char low[64];
 	size_t i;
 	for (i = 0; name[i] && i + 1 < sizeof(low); i++)
 		low[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
 	low[i] = '\0';
-	for (size_t j = 0; j < KH_ARRAY_SIZE(inbox_modules); j++)
-		if (!strcmp(low, inbox_modules[j]))
+	for (size_t j = 0; j < n; j++)
+		if (!strcmp(low, list[j]))
 			return true;
 	return false;
+}
+
+bool kh_v_is_inbox(const char *name)
+{
+	return in_list(name, inbox_modules, KH_ARRAY_SIZE(inbox_modules));
 }
 
 /* The key frames of a thread's stack and the third-party module it is
@@ -1115,15 +1121,7 @@ static const char *const storage_modules[] = {
 
 static bool is_storage(const char *name)
 {
-	char low[64];
-	size_t i;
-	for (i = 0; name[i] && i + 1 < sizeof(low); i++)
-		low[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
-	low[i] = '\0';
-	for (size_t j = 0; j < KH_ARRAY_SIZE(storage_modules); j++)
-		if (!strcmp(low, storage_modules[j]))
-			return true;
-	return false;
+	return in_list(name, storage_modules, KH_ARRAY_SIZE(storage_modules));
 }
 
 #define MAX_IRPS_READ 4096u  /* IRPs examined by the storage check */

@@ -72,29 +72,21 @@ static bool try_file(khang_source *src, khang_module *m, const char *path, uint3
 	return true;
 }
 
-static bool from_image_path(khang_source *src, khang_module *m, uint32_t ts)
+/* Call try_dir(src, m, dir, ctx) for each directory of the image path
+ * (':'-separated) until it returns true. */
+typedef bool (*dir_fn)(khang_source *src, khang_module *m, const char *dir, const void *ctx);
+
+static bool each_dir(khang_source *src, khang_module *m, dir_fn try_dir, const void *ctx)
 {
-	if (!src->image_path || !m->name[0] || strchr(m->name, '/'))
-		return false;
 	const char *p = src->image_path;
-	while (*p) {
+	while (p && *p) {
 		const char *end = strchr(p, ':');
 		size_t n = end ? (size_t)(end - p) : strlen(p);
-		char dir[1024], path[2048];
+		char dir[1024];
 		if (n && n < sizeof(dir)) {
 			memcpy(dir, p, n);
 			dir[n] = '\0';
-			/* symbol store: name/TIMESTAMPSIZE/name, hex in both cases */
-			if (ts && m->size) {
-				snprintf(path, sizeof(path), "%s/%s/%08x%x/%s", dir, m->name, ts, m->size, m->name);
-				if (try_file(src, m, path, ts))
-					return true;
-				snprintf(path, sizeof(path), "%s/%s/%08X%X/%s", dir, m->name, ts, m->size, m->name);
-				if (try_file(src, m, path, ts))
-					return true;
-			}
-			snprintf(path, sizeof(path), "%s/%s", dir, m->name);
-			if (try_file(src, m, path, ts))
+			if (try_dir(src, m, dir, ctx))
 				return true;
 		}
 		if (!end)
@@ -102,6 +94,30 @@ static bool from_image_path(khang_source *src, khang_module *m, uint32_t ts)
 		p = end + 1;
 	}
 	return false;
+}
+
+/* symbol store: name/TIMESTAMPSIZE/name, hex in both cases; then flat */
+static bool image_in_dir(khang_source *src, khang_module *m, const char *dir, const void *ctx)
+{
+	uint32_t ts = *(const uint32_t *)ctx;
+	char path[2048];
+	if (ts && m->size) {
+		snprintf(path, sizeof(path), "%s/%s/%08x%x/%s", dir, m->name, ts, m->size, m->name);
+		if (try_file(src, m, path, ts))
+			return true;
+		snprintf(path, sizeof(path), "%s/%s/%08X%X/%s", dir, m->name, ts, m->size, m->name);
+		if (try_file(src, m, path, ts))
+			return true;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, m->name);
+	return try_file(src, m, path, ts);
+}
+
+static bool from_image_path(khang_source *src, khang_module *m, uint32_t ts)
+{
+	if (!src->image_path || !m->name[0] || strchr(m->name, '/'))
+		return false;
+	return each_dir(src, m, image_in_dir, &ts);
 }
 
 kh_pe *kh_module_unwind_image(khang_source *src, khang_module *m)
@@ -165,6 +181,24 @@ static bool try_pdb(khang_source *src, khang_module *m, const char *path, const 
 	return true;
 }
 
+typedef struct pdb_want {
+	const kh_pe_codeview *cv;
+	const char *name;   /* the PDB's file name */
+	char id[48];        /* GUID and age as symbol stores spell them */
+} pdb_want;
+
+/* symbol store: name.pdb/GUIDAGE/name.pdb; then flat */
+static bool pdb_in_dir(khang_source *src, khang_module *m, const char *dir, const void *ctx)
+{
+	const pdb_want *w = ctx;
+	char path[2048];
+	snprintf(path, sizeof(path), "%s/%s/%s/%s", dir, w->name, w->id, w->name);
+	if (try_pdb(src, m, path, w->cv))
+		return true;
+	snprintf(path, sizeof(path), "%s/%s", dir, w->name);
+	return try_pdb(src, m, path, w->cv);
+}
+
 kh_pdb *kh_module_pdb(khang_source *src, khang_module *m)
 {
 	if (m->pdb_tried)
@@ -181,26 +215,7 @@ kh_pdb *kh_module_pdb(khang_source *src, khang_module *m)
 			name = q + 1;
 	if (!name[0] || !strcmp(name, ".") || !strcmp(name, ".."))
 		return NULL;
-	char id[48];
-	kh_pe_guid_string(cv.guid, cv.age, id, sizeof(id));
-	const char *p = src->image_path;
-	while (*p) {
-		const char *end = strchr(p, ':');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-		char dir[1024], path[2048];
-		if (n && n < sizeof(dir)) {
-			memcpy(dir, p, n);
-			dir[n] = '\0';
-			snprintf(path, sizeof(path), "%s/%s/%s/%s", dir, name, id, name);
-			if (try_pdb(src, m, path, &cv))
-				return m->pdb;
-			snprintf(path, sizeof(path), "%s/%s", dir, name);
-			if (try_pdb(src, m, path, &cv))
-				return m->pdb;
-		}
-		if (!end)
-			break;
-		p = end + 1;
-	}
-	return NULL;
+	pdb_want w = { &cv, name, "" };
+	kh_pe_guid_string(cv.guid, cv.age, w.id, sizeof(w.id));
+	return each_dir(src, m, pdb_in_dir, &w) ? m->pdb : NULL;
 }
