@@ -254,6 +254,58 @@ static void test_power_irp(void **state)
 	free(buf);
 }
 
+/* ---- the PnP lock (0x9F, parameter 1 = 4) ------------------------------------------ */
+
+static void test_pnp_lock(void **state)
+{
+	(void)state;
+	fg_forge *f = fg_new(FG_X64, 16384);
+	fg_kernel_opts o = { 0 };
+	o.tick_count = 100000;
+	fg_kernel *k = fg_kernel_new(f, kh_layout_builtin_by_guid_string("5278AFF86C341677D7D7835C85B7B844", 1), &o);
+	uint64_t t = fg_scn_pnp_lock(f, k, 100000, 5);
+	uint8_t *buf;
+	size_t len;
+	fg_write_opts wo = FG_WRITE_OPTS_INIT;
+	wo.format = FG_FMT_BITMAP_KERNEL;
+	wo.kernel_only = 1;
+	assert_int_equal(fg_write_memory(f, &buf, &len, &wo), 0);
+	khang_source *src;
+	khang_verdict *v;
+	assert_int_equal(khang_source_open_memory(&src, buf, len, NULL), 0);
+	assert_int_equal(khang_hang_verdict(&v, src, NULL), 0);
+	printf("  %s\n", khang_verdict_summary(v));
+	khang_verdict_step st = KHANG_VERDICT_STEP_INIT;
+	assert_int_equal(khang_verdict_step_at(&st, v, 0), 0);
+	printf("    step: %s\n", st.text);
+	assert_int_equal(khang_verdict_get_category(v), KHANG_VERDICT_BLOCKED_IN_DRIVER);
+	assert_string_equal(khang_verdict_culprit_module(v), "pnpfoo.sys");
+	assert_int_equal(khang_thread_address(khang_verdict_culprit_thread(v)), t);
+	assert_string_equal(khang_verdict_summary(v), "a power transition timed out on the PnP lock, held by thread "
+	                                              "System 4.136, which is blocked in pnpfoo.sys");
+	assert_int_equal(st.kind, KHANG_STEP_THREAD);
+	assert_non_null(strstr(st.text, "waited 300 s for; it is blocked in pnpfoo.sys: "
+	                                "nt!KeWaitForSingleObject+0x40 <- pnpfoo!StartDevice+0x30"));
+	khang_verdict_free(v);
+	khang_source_free(src);
+	free(buf);
+	/* the thread is not there: a warning, and the other rules go on (here
+	 * the generic one finds the same thread blocked in pnpfoo.sys) */
+	fg_header_of(f)->bugcheck_params[2] = 0xffffa00077770000ull;
+	assert_int_equal(fg_write_memory(f, &buf, &len, &wo), 0);
+	assert_int_equal(khang_source_open_memory(&src, buf, len, NULL), 0);
+	assert_int_equal(khang_hang_verdict(&v, src, NULL), 0);
+	printf("  %s\n", khang_verdict_summary(v));
+	assert_null(strstr(khang_verdict_summary(v), "PnP lock"));
+	assert_string_equal(khang_verdict_culprit_module(v), "pnpfoo.sys");
+	assert_non_null(strstr(khang_verdict_warning(v, 0), "the thread holding the PnP lock (0xffffa00077770000)"));
+	khang_verdict_free(v);
+	khang_source_free(src);
+	free(buf);
+	fg_kernel_free(k);
+	fg_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -264,6 +316,7 @@ int main(void)
 		cmocka_unit_test(test_dpc_culprit),
 		cmocka_unit_test(test_dpc_cumulative),
 		cmocka_unit_test(test_power_irp),
+		cmocka_unit_test(test_pnp_lock),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,7 +71,7 @@ typedef struct khang_verdict_opts {
  *
  * Rules in order: the bugcheck (a crash ends the analysis; a hang-type
  * bugcheck is explained from its parameters, and DPC_WATCHDOG_VIOLATION and
- * DRIVER_POWER_STATE_FAILURE with parameter 1 = 3 name their culprit
+ * DRIVER_POWER_STATE_FAILURE with parameter 1 = 3 or 4 name their culprit
  * driver, which decides the verdict), then the wait-for graph: deadlock,
  * ALPC chain, lock chain, blocked in a third-party driver, CPU starvation;
  * last, long waits on I/O pending in the disk stack (the storage check).

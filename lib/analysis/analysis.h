@@ -52,6 +52,18 @@ int kh_v_edge(khang_verdict *v, khang_edge_kind kind, khang_node_kind fk, uint64
  * file name, "ntoskrnl.exe", "fltmgr.sys"); others count as third-party. */
 bool kh_v_is_inbox(const char *name);
 
+/* The key frames of a thread's stack and the third-party module it is
+ * blocked in (module[0] = '\0' when none): frames from the innermost outward
+ * up to and including the first third-party frame, as "sym <- sym ...". */
+typedef struct kh_blocked_in {
+	char module[64];
+	char frames[768];
+	bool walked;
+} kh_blocked_in;
+
+/* Walk t's stack for kh_blocked_in (walked false when it cannot be walked). */
+void kh_v_find_blocked_in(khang_source *src, const khang_thread *t, kh_blocked_in *out);
+
 /* The bugcheck rule (bugcheck.c): true when it decided the verdict (a crash,
  * or a hang-type bugcheck whose parameters name the culprit). */
 bool kh_rule_bugcheck(khang_verdict *v, khang_source *src);

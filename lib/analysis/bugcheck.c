@@ -15,7 +15,9 @@
  *    DPC dispatcher, else the DPC routine's module.
  *  - 0x9F DRIVER_POWER_STATE_FAILURE with parameter 1 = 3: parameter 4 is
  *    the power IRP a device stack held too long; the driver is the one its
- *    current stack location was sent to.
+ *    current stack location was sent to. With parameter 1 = 4 the
+ *    transition waited for the PnP lock: parameter 3 is the thread holding
+ *    it, and the driver the one that thread is blocked in.
  *
  * The processor that bugchecked: triage dumps record it; otherwise it is the
  * processor whose current thread's stack starts from the dump header's
@@ -283,6 +285,37 @@ static bool explain_power_irp(khang_verdict *v, khang_source *src, const uint64_
 	return true;
 }
 
+/* 0x9F with parameter 1 = 4: a power transition timed out waiting for the
+ * PnP lock; parameter 3 is the thread that holds it. Blames the third-party
+ * driver that thread is blocked in; false when there is none (the other
+ * rules may explain what the thread waits for). */
+static bool explain_pnp_lock(khang_verdict *v, khang_source *src, const uint64_t p[4])
+{
+	const khang_thread *t;
+	if (khang_thread_by_address(&t, src, p[2]) < 0) {
+		kh_v_warn(v, "the thread holding the PnP lock (0x%llx): %s", (unsigned long long)p[2], khang_error_last());
+		return false;
+	}
+	kh_blocked_in b;
+	char lab[96];
+	kh_v_find_blocked_in(src, t, &b);
+	kh_v_thread_label(t, lab, sizeof(lab));
+	kh_v_step(v, KHANG_STEP_THREAD, t, NULL, 0, khang_thread_wait_ms(t),
+	          "thread 0x%llx (%s) holds the PnP lock the power transition waited %llu s for%s%s%s%s",
+	          (unsigned long long)p[2], lab, (unsigned long long)p[1], b.module[0] ? "; it is blocked in " : "",
+	          b.module, b.frames[0] ? ": " : "", b.frames);
+	v->culprit_thread = t;
+	khang_thread_process(&v->culprit_process, t);
+	if (!b.module[0])
+		return false;
+	v->category = KHANG_VERDICT_BLOCKED_IN_DRIVER;
+	v->confidence = 75;
+	kh_copy_str(v->culprit_module, sizeof(v->culprit_module), b.module);
+	kh_v_summary(v, "a power transition timed out on the PnP lock, held by thread %s, which is blocked in %s", lab,
+	             b.module);
+	return true;
+}
+
 /* ---- the rule -------------------------------------------------------------------- */
 
 bool kh_rule_bugcheck(khang_verdict *v, khang_source *src)
@@ -350,6 +383,8 @@ bool kh_rule_bugcheck(khang_verdict *v, khang_source *src)
 			return explain_dpc_watchdog(v, src, p);
 		if (base == 0x9F && p[0] == 3)
 			return explain_power_irp(v, src, p);
+		if (base == 0x9F && p[0] == 4)
+			return explain_pnp_lock(v, src, p);
 		return false;
 	}
 	char where[160] = "";

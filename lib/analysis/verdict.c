@@ -555,15 +555,6 @@ bool kh_v_is_inbox(const char *name)
 	return in_list(name, inbox_modules, KH_ARRAY_SIZE(inbox_modules));
 }
 
-/* The key frames of a thread's stack and the third-party module it is
- * blocked in (module[0] = '\0' when none): frames from the innermost outward
- * up to and including the first third-party frame, as "sym <- sym ...". */
-typedef struct blocked_in {
-	char module[64];
-	char frames[768];
-	bool walked;
-} blocked_in;
-
 /* nt's wait plumbing, left out of the key frames */
 static bool plumbing(const char *sym)
 {
@@ -577,7 +568,7 @@ static bool plumbing(const char *sym)
 /* The first third-party module on a thread's stack (innermost first) and
  * the key frames around it: from the wait up to the system call or
  * dispatch entry (at most 12 frames), as "sym <- sym <- ...". */
-static void find_blocked_in(state *s, const khang_thread *t, blocked_in *out)
+void kh_v_find_blocked_in(khang_source *src, const khang_thread *t, kh_blocked_in *out)
 {
 	memset(out, 0, sizeof(*out));
 	khang_stack *st;
@@ -589,11 +580,11 @@ static void find_blocked_in(state *s, const khang_thread *t, blocked_in *out)
 		khang_frame f;
 		const khang_module *m;
 		char sym[128];
-		if (khang_stack_frame(&f, st, i) < 0 || f.ip < (s->src->info.arch == KHANG_ARCH_X86 ? 0x80000000ull
-		                                                                                     : 0xffff800000000000ull))
+		if (khang_stack_frame(&f, st, i) < 0 ||
+		    f.ip < (src->info.arch == KHANG_ARCH_X86 ? 0x80000000ull : 0xffff800000000000ull))
 			break; /* user mode: the kernel part is what blocks */
-		khang_source_symbolize(sym, sizeof(sym), s->src, f.ip);
-		if (!out->module[0] && khang_source_module_at(&m, s->src, f.ip) == 0 && !kh_v_is_inbox(khang_module_name(m)))
+		khang_source_symbolize(sym, sizeof(sym), src, f.ip);
+		if (!out->module[0] && khang_source_module_at(&m, src, f.ip) == 0 && !kh_v_is_inbox(khang_module_name(m)))
 			kh_copy_str(out->module, sizeof(out->module), khang_module_name(m));
 		if (plumbing(sym))
 			continue;
@@ -900,8 +891,8 @@ static bool explain_thread(state *s, const khang_thread *t, int depth)
 	}
 	const tnode *n = ti >= 0 ? &s->t[ti] : NULL;
 	if (n && n->state == KHANG_THREAD_WAITING) {
-		blocked_in b;
-		find_blocked_in(s, t, &b);
+		kh_blocked_in b;
+		kh_v_find_blocked_in(s->src, t, &b);
 		if (b.module[0]) {
 			kh_v_step(s->v, KHANG_STEP_THREAD, t, NULL, n->first_object, n->wait_ms,
 			          "thread 0x%llx (%s) has waited %s inside %s: %s", (unsigned long long)n->addr,
@@ -1015,8 +1006,8 @@ static bool rule_driver(state *s)
 		const tnode *n = &s->t[i];
 		if (n->state != KHANG_THREAD_WAITING || n->wait_ms < (int64_t)s->long_ms || walked >= 4096)
 			continue;
-		blocked_in b;
-		find_blocked_in(s, n->t, &b);
+		kh_blocked_in b;
+		kh_v_find_blocked_in(s->src, n->t, &b);
 		walked += b.walked;
 		if (!b.module[0])
 			continue;

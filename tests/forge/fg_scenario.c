@@ -184,3 +184,41 @@ void fg_scn_storage(fg_kernel *k, uint32_t now, unsigned minutes)
 	pending_irp(k, t2, stor);
 	pending_irp(k, t3, flt);
 }
+
+uint64_t fg_scn_pnp_lock(fg_forge *f, fg_kernel *k, uint32_t now, unsigned minutes)
+{
+	fg_stack *s = fg_stack_new(f, k);
+	fg_module *nt = fg_stack_nt(s);
+	static const uint16_t sm[] = { FG_UW(4, FG_UWOP_ALLOC_SMALL, 4) };
+	fg_fn *start = fg_fn_x64(nt, "KiStartSystemThread", 0, 0x40, 4, 0, 0, sm, 1, NULL);
+	fg_fn *wait = fg_fn_x64(nt, "KeWaitForSingleObject", 0, 0x80, 4, 0, 0, sm, 1, NULL);
+	fg_fn *commit = fg_fn_x64(nt, "KiCommitThreadWait", 0, 0x80, 4, 0, 0, sm, 1, NULL);
+	fg_fn *swap_thread = fg_fn_x64(nt, "KiSwapThread", 0, 0x80, 4, 0, 0, sm, 1, NULL);
+	fg_fn *swap = fg_fn_x64(nt, "KiSwapContext", 0, 0x80, 4, 0, 0, sm, 1, NULL);
+	fg_module *drv = fg_stack_module(s, "pnpfoo.sys", FG_SCN_PNPFOO, 0x1000);
+	fg_fn *dev = fg_fn_x64(drv, "StartDevice", 0, 0x80, 4, 0, 0, sm, 1, NULL);
+
+	uint64_t proc = fg_kernel_add_process(k, "System", 4, 0);
+	uint64_t t = fg_kernel_add_thread(k, proc, 0x88);
+	fg_chain *c = fg_chain_new(s, t, 0xffffd00021600000ull, 0x6000);
+	fg_chain_call(c, start, 0x20);
+	fg_chain_call(c, dev, 0x30);
+	fg_chain_call(c, wait, 0x40);
+	fg_chain_call(c, commit, 0x20);
+	fg_chain_call(c, swap_thread, 0x20);
+	fg_chain_call(c, swap, 0x10);
+	fg_chain_wait(c);
+	fg_chain_free(c);
+	fg_module_place(nt, 0);
+	fg_module_place(drv, 0);
+	fg_stack_free(s);
+	uint64_t ev = fg_kernel_add_object(k, "EventNotificationObject", 0);
+	fg_scn_wait(k, t, &ev, 1, now, minutes);
+	fg_header *h = fg_header_of(f);
+	h->bugcheck_code = 0x9F;
+	h->bugcheck_params[0] = 4;
+	h->bugcheck_params[1] = 300;
+	h->bugcheck_params[2] = t;
+	h->bugcheck_params[3] = 0;
+	return t;
+}

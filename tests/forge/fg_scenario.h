@@ -50,6 +50,14 @@ uint64_t fg_scn_dpc_watchdog(fg_forge *f, fg_kernel *k, const uint64_t params[4]
  * parameter 4 is an address not in the dump). Returns the IRP. */
 uint64_t fg_scn_power_irp(fg_forge *f, fg_kernel *k, bool irp_present, bool system_state);
 
+/* DRIVER_POWER_STATE_FAILURE (0x9F, parameter 1 = 4) on x64: a power
+ * transition timed out (300 s) waiting for the PnP lock, held by a System
+ * thread (TID 0x88) waiting in nt!KeWaitForSingleObject, called from
+ * pnpfoo!StartDevice (pnpfoo.sys at FG_SCN_PNPFOO) for `minutes` minutes.
+ * The header names the thread in parameter 3. Returns the thread. */
+#define FG_SCN_PNPFOO 0xfffff80562000000ull
+uint64_t fg_scn_pnp_lock(fg_forge *f, fg_kernel *k, uint32_t now, unsigned minutes);
+
 /* Reads pending in the disk stack: sqlservr.exe (PID 2000) threads 2004
  * (waiting `minutes` minutes, two IRPs in disk.sys) and 2008 (just now, one
  * IRP in STORPORT.SYS), and 2012 (9 minutes, one IRP in the file system

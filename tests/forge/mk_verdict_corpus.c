@@ -1,7 +1,8 @@
 /* Writes the seed corpus of fuzz_verdict: small dumps of the hang scenarios
  * (deadlock, mutant chain, ERESOURCE chain, CPU starvation, a DPC watchdog
  * violation with its stack, a power IRP held by a driver, reads pending in
- * the disk stack) on x64 Windows 10
+ * the disk stack, the PnP lock held by a thread blocked in a driver) on x64
+ * Windows 10
  * and x86 Windows 7 PAE. usage: mk_verdict_corpus DIR */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,8 @@ static int write(const char *dir, const char *name, const kh_layout *l, fg_arch 
 		break;
 	}
 	case 5: fg_scn_power_irp(f, k, true, true); break;
-	default: fg_scn_storage(k, 100000, 5); break;
+	case 6: fg_scn_storage(k, 100000, 5); break;
+	default: fg_scn_pnp_lock(f, k, 100000, 5); break;
 	}
 	if (which < 4 || which == 6)
 		fg_header_of(f)->bugcheck_code = 0xE2;
@@ -44,7 +46,7 @@ static int write(const char *dir, const char *name, const kh_layout *l, fg_arch 
 int main(int argc, char **argv)
 {
 	static const char *names[] = { "deadlock", "mutant_chain", "eresource", "starvation", "dpc_watchdog",
-		                       "power_irp", "storage" };
+		                       "power_irp", "storage", "pnp_lock" };
 	char name[64];
 	int bad = 0;
 	kh_layout_candidate c[4];
@@ -55,7 +57,7 @@ int main(int argc, char **argv)
 	const kh_layout *x64 = kh_layout_builtin_by_guid_string("5278AFF86C341677D7D7835C85B7B844", 1);
 	if (!x64 || !kh_layout_builtin_candidates(KHANG_ARCH_X86, 7601, 1, c, 4))
 		return 1;
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < 8; i++) {
 		snprintf(name, sizeof(name), "x64_%s", names[i]);
 		bad |= write(argv[1], name, x64, FG_X64, i);
 	}
