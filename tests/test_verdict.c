@@ -215,23 +215,6 @@ static void test_alpc_taken_w10(void **state) { (void)state; alpc_taken(0); }
 static void test_alpc_taken_x86(void **state) { (void)state; alpc_taken(2); }
 
 /* two busy processors; ready threads waited for seconds */
-static void test_cpu_starvation(void **state)
-{
-	scen s;
-	(void)state;
-	begin(&s, 0, 2);
-	fg_scn_starvation(s.k, TICKS, 3);
-	analyse(&s);
-	assert_int_equal(khang_verdict_get_category(s.v), KHANG_VERDICT_CPU_STARVATION);
-	assert_string_equal(khang_process_name(khang_verdict_culprit_process(s.v)), "miner.exe");
-	assert_non_null(strstr(khang_verdict_summary(s.v), "2 of 2 processors busy"));
-	/* processors first, then the longest-ready thread */
-	khang_verdict_step st = KHANG_VERDICT_STEP_INIT;
-	khang_verdict_step_at(&st, s.v, 2);
-	assert_int_equal(st.wait_ms, 30000);
-	end(&s);
-}
-
 /* The text of check `name`, its status in *status. */
 static const char *check_text(scen *s, const char *name, khang_check_status *status)
 {
@@ -246,6 +229,35 @@ static const char *check_text(scen *s, const char *name, khang_check_status *sta
 	}
 	fail_msg("no check %s", name);
 	return NULL;
+}
+
+static void test_cpu_starvation(void **state)
+{
+	scen s;
+	(void)state;
+	begin(&s, 0, 2);
+	fg_scn_starvation(s.k, TICKS, 3);
+	/* processor 1 is inside a DPC routine of netfoo.sys */
+	uint64_t kb = fg_kernel_base(s.k);
+	fg_kernel_add_module(s.k, "netfoo.sys", kb + 0x5000000, 0x10000);
+	assert_int_equal(fg_kernel_set(s.k, fg_kernel_prcb(s.k, 1), KH_F_KPRCB_DpcRoutineActive, 1), 0);
+	assert_int_equal(fg_kernel_set(s.k, fg_kernel_prcb(s.k, 1), KH_F_KPRCB_CurrentDpcRoutine, kb + 0x5000120), 0);
+	analyse(&s);
+	assert_int_equal(khang_verdict_get_category(s.v), KHANG_VERDICT_CPU_STARVATION);
+	khang_check_status cs;
+	assert_string_equal(check_text(&s, "cpu", &cs), "2 of 2 processors busy; processor 1 is in the DPC routine "
+	                                                "netfoo+0x120");
+	khang_verdict_step p1 = KHANG_VERDICT_STEP_INIT;
+	khang_verdict_step_at(&p1, s.v, 1);
+	assert_non_null(strstr(p1.text, "processor 1 runs thread"));
+	assert_non_null(strstr(p1.text, ", in the DPC routine netfoo+0x120"));
+	assert_string_equal(khang_process_name(khang_verdict_culprit_process(s.v)), "miner.exe");
+	assert_non_null(strstr(khang_verdict_summary(s.v), "2 of 2 processors busy"));
+	/* processors first, then the longest-ready thread */
+	khang_verdict_step st = KHANG_VERDICT_STEP_INIT;
+	khang_verdict_step_at(&st, s.v, 2);
+	assert_int_equal(st.wait_ms, 30000);
+	end(&s);
 }
 
 static void test_idle_healthy(void **state)

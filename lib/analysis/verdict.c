@@ -752,6 +752,8 @@ static bool rule_cpu(state *s, bool *checked, bool decide)
 	uint32_t n = 0, busy = 0;
 	const khang_thread *running[8];
 	uint32_t running_cpu[8];
+	char running_dpc[8][160]; /* " in the DPC routine x!y" or "" */
+	char dpc_note[200] = "";
 	size_t nrun = 0;
 	*checked = false;
 	if (khang_processor_iter_new(&it, s->src) < 0) {
@@ -763,8 +765,19 @@ static bool rule_cpu(state *s, bool *checked, bool decide)
 		if (khang_processor_is_idle(p) == 0) {
 			busy++;
 			const khang_thread *t;
+			/* a processor inside a DPC routine runs it on whatever thread it interrupted */
+			khang_processor_dpc dpc = KHANG_PROCESSOR_DPC_INIT;
+			char sym[128] = "";
+			if (khang_processor_dpc_info(&dpc, p) == 0 && dpc.routine_active == 1 && dpc.routine) {
+				khang_source_symbolize(sym, sizeof(sym), s->src, dpc.routine);
+				if (!dpc_note[0])
+					snprintf(dpc_note, sizeof(dpc_note), "; processor %u is in the DPC routine %s",
+					         khang_processor_index(p), sym);
+			}
 			if (nrun < KH_ARRAY_SIZE(running) && khang_processor_thread(&t, p, KHANG_PROCESSOR_CURRENT) == 0) {
 				running_cpu[nrun] = khang_processor_index(p);
+				snprintf(running_dpc[nrun], sizeof(running_dpc[nrun]), "%s%s", sym[0] ? ", in the DPC routine " : "",
+				         sym);
 				running[nrun++] = t;
 			}
 		}
@@ -774,7 +787,7 @@ static bool rule_cpu(state *s, bool *checked, bool decide)
 	if (busy == 0)
 		kh_v_check(s->v, "cpu", KHANG_CHECK_OK, "all %u processors idle", n);
 	else
-		kh_v_check(s->v, "cpu", KHANG_CHECK_FOUND, "%u of %u processors busy", busy, n);
+		kh_v_check(s->v, "cpu", KHANG_CHECK_FOUND, "%u of %u processors busy%s", busy, n, dpc_note);
 
 	/* ready queues */
 	khang_ready_iter *rit;
@@ -824,9 +837,9 @@ static bool rule_cpu(state *s, bool *checked, bool decide)
 	char lab[96], d[32];
 	for (size_t i = 0; i < nrun; i++)
 		kh_v_step(s->v, KHANG_STEP_PROCESSOR, running[i], NULL, 0, -1,
-		          "processor %u runs thread 0x%llx (%s, priority %d)", running_cpu[i],
+		          "processor %u runs thread 0x%llx (%s, priority %d)%s", running_cpu[i],
 		          (unsigned long long)khang_thread_address(running[i]), kh_v_thread_label(running[i], lab, sizeof(lab)),
-		          khang_thread_priority(running[i]));
+		          khang_thread_priority(running[i]), running_dpc[i]);
 	for (size_t i = 0; i < ntop; i++)
 		kh_v_step(s->v, KHANG_STEP_THREAD, top[i].t, NULL, 0, top[i].ms,
 		          "thread 0x%llx (%s, priority %u) has been ready for %s without running",
