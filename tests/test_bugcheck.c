@@ -77,6 +77,61 @@ static void test_clock_watchdog(void **state)
 	free(t);
 }
 
+/* Processor 1 stopped answering inside a DPC routine of netfoo.sys (and
+ * processor 0, in one of ndis.sys, is only the other one). */
+static void test_clock_watchdog_dpc(void **state)
+{
+	(void)state;
+	for (int third_party = 0; third_party < 2; third_party++) {
+		fg_forge *f = fg_new(FG_X64, 16384);
+		fg_kernel_opts o = { 0 };
+		o.ncpus = 2;
+		fg_kernel *k = fg_kernel_new(f, kh_layout_builtin_by_guid_string("5278AFF86C341677D7D7835C85B7B844", 1), &o);
+		uint64_t kb = fg_kernel_base(k);
+		fg_kernel_add_module(k, "ndis.sys", kb + 0x5000000, 0x10000);
+		fg_kernel_add_module(k, "netfoo.sys", kb + 0x5100000, 0x10000);
+		for (uint32_t cpu = 0; cpu < 2; cpu++) {
+			uint64_t routine = cpu == 1 && third_party ? kb + 0x5100040 : kb + 0x5000080;
+			assert_int_equal(fg_kernel_set(k, fg_kernel_prcb(k, cpu), KH_F_KPRCB_DpcRoutineActive, 1), 0);
+			assert_int_equal(fg_kernel_set(k, fg_kernel_prcb(k, cpu), KH_F_KPRCB_CurrentDpcRoutine, routine), 0);
+		}
+		fg_header *h = fg_header_of(f);
+		h->bugcheck_code = 0x101;
+		h->bugcheck_params[0] = 0x18;
+		h->bugcheck_params[2] = fg_kernel_prcb(k, 1);
+		h->bugcheck_params[3] = 1;
+		uint8_t *buf;
+		size_t len;
+		fg_write_opts wo = FG_WRITE_OPTS_INIT;
+		wo.format = FG_FMT_BITMAP_KERNEL;
+		wo.kernel_only = 1;
+		assert_int_equal(fg_write_memory(f, &buf, &len, &wo), 0);
+		khang_source *src;
+		khang_verdict *v;
+		assert_int_equal(khang_source_open_memory(&src, buf, len, NULL), 0);
+		assert_int_equal(khang_hang_verdict(&v, src, NULL), 0);
+		khang_verdict_step st = KHANG_VERDICT_STEP_INIT;
+		assert_int_equal(khang_verdict_step_at(&st, v, 0), 0);
+		printf("  %s\n    step: %s\n", khang_verdict_summary(v), st.text);
+		assert_non_null(strstr(st.text, "processor 1 stopped answering clock interrupts: IRQL"));
+		if (third_party) {
+			assert_int_equal(khang_verdict_get_category(v), KHANG_VERDICT_BLOCKED_IN_DRIVER);
+			assert_string_equal(khang_verdict_culprit_module(v), "netfoo.sys");
+			assert_string_equal(khang_verdict_summary(v), "processor 1 stopped answering clock interrupts inside "
+			                                              "the DPC routine netfoo+0x40 (netfoo.sys)");
+		} else {
+			/* an inbox routine is said, not blamed */
+			assert_non_null(strstr(st.text, "inside the DPC routine ndis+0x80"));
+			assert_int_not_equal(khang_verdict_get_category(v), KHANG_VERDICT_BLOCKED_IN_DRIVER);
+		}
+		khang_verdict_free(v);
+		khang_source_free(src);
+		free(buf);
+		fg_kernel_free(k);
+		fg_free(f);
+	}
+}
+
 static void test_critical_process(void **state)
 {
 	(void)state;
@@ -311,6 +366,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dpc_watchdog),
 		cmocka_unit_test(test_clock_watchdog),
+		cmocka_unit_test(test_clock_watchdog_dpc),
 		cmocka_unit_test(test_critical_process),
 		cmocka_unit_test(test_power_state),
 		cmocka_unit_test(test_dpc_culprit),

@@ -18,6 +18,8 @@
  *    current stack location was sent to. With parameter 1 = 4 the
  *    transition waited for the PnP lock: parameter 3 is the thread holding
  *    it, and the driver the one that thread is blocked in.
+ *  - 0x101 CLOCK_WATCHDOG_TIMEOUT: the processor that stopped answering
+ *    (parameter 4) and the DPC routine it was inside, from its KPRCB.
  *
  * The processor that bugchecked: triage dumps record it; otherwise it is the
  * processor whose current thread's stack starts from the dump header's
@@ -316,6 +318,49 @@ static bool explain_pnp_lock(khang_verdict *v, khang_source *src, const uint64_t
 	return true;
 }
 
+/* 0x101 CLOCK_WATCHDOG_TIMEOUT: parameter 4 is the processor that stopped
+ * answering clock interrupts. Its KPRCB says what it ran: the current
+ * thread, its IRQL and, when it was inside a DPC routine, which; a
+ * third-party DPC routine decides the verdict. Its stack is not walked: a
+ * processor that did not answer may not have saved its context for the
+ * dump, and an older context would mislead. */
+static bool explain_clock_watchdog(khang_verdict *v, khang_source *src, const uint64_t p[4])
+{
+	const khang_processor *cpu;
+	if (p[3] > UINT32_MAX || khang_processor_get(&cpu, src, (uint32_t)p[3]) < 0) {
+		kh_v_warn(v, "the processor that stopped answering (%llu): %s", (unsigned long long)p[3],
+		          khang_error_last());
+		return false;
+	}
+	const khang_thread *t = NULL;
+	char lab[96] = "", sym[160] = "", mod[64] = "";
+	if (khang_processor_thread(&t, cpu, KHANG_PROCESSOR_CURRENT) == 0)
+		kh_v_thread_label(t, lab, sizeof(lab));
+	khang_processor_dpc dpc = KHANG_PROCESSOR_DPC_INIT;
+	if (khang_processor_dpc_info(&dpc, cpu) == 0 && dpc.routine_active != 0 && dpc.routine) {
+		khang_source_symbolize(sym, sizeof(sym), src, dpc.routine);
+		module_of(src, dpc.routine, mod, sizeof(mod));
+	}
+	char irql[16] = "?";
+	if (khang_processor_irql(cpu) >= 0)
+		snprintf(irql, sizeof(irql), "%d", khang_processor_irql(cpu));
+	kh_v_step(v, KHANG_STEP_PROCESSOR, t, NULL, 0, -1,
+	          "processor %u stopped answering clock interrupts: IRQL %s, current thread %s%s%s%s", (unsigned)p[3], irql,
+	          lab[0] ? lab : "unknown", sym[0] ? ", inside the DPC routine " : "", sym,
+	          "; its stack is not walked: its saved registers may predate the hang");
+	if (!mod[0] || kernel_image(mod) || kh_v_is_inbox(mod))
+		return false;
+	v->category = KHANG_VERDICT_BLOCKED_IN_DRIVER;
+	v->confidence = 70;
+	v->culprit_thread = t;
+	if (t)
+		khang_thread_process(&v->culprit_process, t);
+	kh_copy_str(v->culprit_module, sizeof(v->culprit_module), mod);
+	kh_v_summary(v, "processor %u stopped answering clock interrupts inside the DPC routine %s (%s)", (unsigned)p[3],
+	             sym, mod);
+	return true;
+}
+
 /* ---- the rule -------------------------------------------------------------------- */
 
 bool kh_rule_bugcheck(khang_verdict *v, khang_source *src)
@@ -385,6 +430,8 @@ bool kh_rule_bugcheck(khang_verdict *v, khang_source *src)
 			return explain_power_irp(v, src, p);
 		if (base == 0x9F && p[0] == 4)
 			return explain_pnp_lock(v, src, p);
+		if (base == 0x101)
+			return explain_clock_watchdog(v, src, p);
 		return false;
 	}
 	char where[160] = "";
