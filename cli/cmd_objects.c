@@ -243,6 +243,8 @@ int cmd_cpus(const cli_opts *o)
 	cli_table cpus = { .ncols = 11, .heads = cpu_heads, .align = "rllrrllllll" };
 	cli_table run = { .ncols = 13, .heads = run_heads, .align = "lrlrrrrrrrlrl" };
 	unsigned n = 0, idle = 0;
+	char dpc_lines[1024] = ""; /* "Processor N is inside the DPC routine x" lines */
+	size_t dpc_used = 0;
 	if (v.json) {
 		json_begin(&j, stdout);
 		json_kv_str(&j, "command", "cpus");
@@ -254,6 +256,11 @@ int cmd_cpus(const cli_opts *o)
 		int trc = khang_processor_thread(&cur, p, KHANG_PROCESSOR_CURRENT);
 		n++;
 		idle += khang_processor_is_idle(p) == 1;
+		/* a processor inside a DPC routine (KPRCB.DpcRoutineActive) */
+		khang_processor_dpc dpc = KHANG_PROCESSOR_DPC_INIT;
+		char dpc_sym[160] = "";
+		if (khang_processor_dpc_info(&dpc, p) == 0 && dpc.routine_active == 1 && dpc.routine)
+			khang_source_symbolize(dpc_sym, sizeof(dpc_sym), v.src, dpc.routine);
 		if (v.json) {
 			json_obj_open(&j);
 			json_kv_u64(&j, "index", khang_processor_index(p));
@@ -269,6 +276,11 @@ int cmd_cpus(const cli_opts *o)
 			json_thread_ref(&j, "next_thread", khang_processor_next_thread_address(p));
 			json_thread_ref(&j, "idle_thread", khang_processor_idle_thread_address(p));
 			json_kv_bool_or_null(&j, "idle", khang_processor_is_idle(p));
+			json_key(&j, "dpc_routine");
+			if (dpc_sym[0])
+				json_str(&j, dpc_sym);
+			else
+				json_null(&j);
 			json_key(&j, "running");
 			if (trc == 0) {
 				const khang_process *pr = NULL;
@@ -291,6 +303,10 @@ int cmd_cpus(const cli_opts *o)
 			json_obj_close(&j);
 			continue;
 		}
+		if (dpc_sym[0] && dpc_used + 80 < sizeof(dpc_lines))
+			dpc_used += (size_t)snprintf(dpc_lines + dpc_used, sizeof(dpc_lines) - dpc_used,
+			                             "Processor %u is inside the DPC routine %s\n", khang_processor_index(p),
+			                             dpc_sym);
 		cli_table_cell(&cpus, "%u", khang_processor_index(p));
 		cli_table_cell(&cpus, "%s", hex(b[0], 32, &v, khang_processor_kpcr(p)));
 		cli_table_cell(&cpus, "%s", hex(b[1], 32, &v, khang_processor_kprcb(p)));
@@ -323,6 +339,8 @@ int cmd_cpus(const cli_opts *o)
 		cli_table_print(&cpus, stdout);
 		printf("\n");
 		cli_table_print(&run, stdout);
+		if (dpc_used)
+			printf("\n%s", dpc_lines);
 		printf("\nProcessors: %u, idle: %u", n, idle);
 		if (skipped)
 			printf(", not readable: %u", skipped);

@@ -1,7 +1,8 @@
 /* Writes the dumps the khang CLI's golden tests read (tests/golden):
  *   x64_19041.dmp   the fg_sample kernel, Windows 10 2004 x64 (bitmap kernel dump),
  *                   plus an IRP_MJ_READ pending in disk.sys on the thread
- *                   with IRPs (for khang irp)
+ *                   with IRPs (for khang irp) and processor 1 inside a DPC
+ *                   routine of disk.sys
  *   x64_7601.dmp    the same on Windows 7 SP1 x64 (wait blocks chained; bitmap full
  *                   dump), without the extra IRP
  *   x86pae_7601.dmp the same on Windows 7 SP1 x86 PAE, with the extra IRP
@@ -44,6 +45,16 @@ static void put_ptr(fg_sample *s, uint64_t va, uint64_t v)
 {
 	if (fg_write_ptr(s->f, fg_kernel_dtb(s->f), va, v) != 0)
 		abort();
+}
+
+/* Processor 1 inside a DPC routine of disk.sys (fg_sample_add_irp's module):
+ * KPRCB.DpcRoutineActive and CurrentDpcRoutine (builds that have it). */
+static fg_sample *in_dpc(fg_sample *s)
+{
+	uint64_t prcb = fg_kernel_prcb(s->k, 1), routine = fg_kernel_base(s->k) + 0x5100040;
+	fg_kernel_set(s->k, prcb, KH_F_KPRCB_DpcRoutineActive, 1);
+	fg_kernel_set(s->k, prcb, KH_F_KPRCB_CurrentDpcRoutine, routine);
+	return s;
 }
 
 static fg_sample *damaged(const kh_layout *l)
@@ -102,7 +113,7 @@ int main(int argc, char **argv)
 	}
 	mkdir(argv[1], 0777); /* may exist */
 	int bad = 0;
-	bad |= write_sample(argv[1], "x64_19041.dmp", fg_sample_add_irp(fg_sample_new(w10, 4)), FG_FMT_BITMAP_KERNEL);
+	bad |= write_sample(argv[1], "x64_19041.dmp", in_dpc(fg_sample_add_irp(fg_sample_new(w10, 4))), FG_FMT_BITMAP_KERNEL);
 	bad |= write_sample(argv[1], "x64_7601.dmp", fg_sample_new(w7, 4), FG_FMT_BITMAP_FULL);
 	bad |= write_sample(argv[1], "x86pae_7601.dmp", fg_sample_add_irp(fg_sample_new(c[0].layout, 4)), FG_FMT_BITMAP_KERNEL);
 	bad |= write_sample(argv[1], "damaged.dmp", damaged(w10), FG_FMT_BITMAP_KERNEL);
