@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+#include "fail_alloc.h"
+
 #include "khang.h"
 #include "fg_alpc.h"
 
@@ -788,39 +790,6 @@ static void test_limited_mode(void **state)
 
 /* ---- allocation failures ------------------------------------------------------------------ */
 
-typedef struct fail_alloc {
-	long left;   /* allocations before the failure; -1: never fail */
-	long count;
-} fail_alloc;
-
-static void *fa_malloc(size_t size, void *payload)
-{
-	fail_alloc *f = payload;
-	f->count++;
-	if (f->left == 0)
-		return NULL;
-	if (f->left > 0)
-		f->left--;
-	return malloc(size);
-}
-
-static void *fa_realloc(void *ptr, size_t size, void *payload)
-{
-	fail_alloc *f = payload;
-	f->count++;
-	if (f->left == 0)
-		return NULL;
-	if (f->left > 0)
-		f->left--;
-	return realloc(ptr, size);
-}
-
-static void fa_free(void *ptr, void *payload)
-{
-	(void)payload;
-	free(ptr);
-}
-
 /* Everything the CLI's alpc views do; -1 when a call failed. */
 static int walk_alpc(khang_source *src)
 {
@@ -875,8 +844,8 @@ static void test_allocation_failures(void **state)
 	wo.format = FG_FMT_BITMAP_KERNEL;
 	wo.kernel_only = 1;
 	assert_int_equal(fg_write_memory(b.a->s->f, &b.buf, &b.len, &wo), 0);
-	fail_alloc fa = { -1, 0 };
-	khang_allocator hooks = { fa_malloc, fa_realloc, fa_free, &fa };
+	fail_alloc fa = { -1, 0, 0 };
+	khang_allocator hooks = FAIL_ALLOC_HOOKS(fa);
 	khang_source_opts so = KHANG_SOURCE_OPTS_INIT;
 	so.allocator = &hooks;
 	khang_source *src;

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "fail_alloc.h"
+
 #include "khang.h"
 #include "layout/layout.h"
 #include "util/util.h"
@@ -879,46 +881,6 @@ static void test_isf_malformed(void **state)
 	}
 }
 
-/* allocation hooks that fail the n-th allocation and count live blocks */
-typedef struct fail_alloc {
-	int countdown;   /* fail when it reaches 0; negative: never */
-	long live;
-} fail_alloc;
-
-static void *fa_malloc(size_t size, void *payload)
-{
-	fail_alloc *fa = payload;
-	if (fa->countdown == 0)
-		return NULL;
-	if (fa->countdown > 0)
-		fa->countdown--;
-	void *p = malloc(size);
-	if (p)
-		fa->live++;
-	return p;
-}
-
-static void *fa_realloc(void *ptr, size_t size, void *payload)
-{
-	fail_alloc *fa = payload;
-	if (fa->countdown == 0)
-		return NULL;
-	if (fa->countdown > 0)
-		fa->countdown--;
-	void *p = realloc(ptr, size);
-	if (p && ptr == NULL)
-		fa->live++;
-	return p;
-}
-
-static void fa_free(void *ptr, void *payload)
-{
-	fail_alloc *fa = payload;
-	if (ptr)
-		fa->live--;
-	free(ptr);
-}
-
 static void test_isf_alloc_failures(void **state)
 {
 	(void)state;
@@ -927,8 +889,8 @@ static void test_isf_alloc_failures(void **state)
 	const char *d = good_doc();
 	int n;
 	for (n = 0; n < 1000; n++) {
-		fail_alloc fa = { n, 0 };
-		khang_allocator hooks = { fa_malloc, fa_realloc, fa_free, &fa };
+		fail_alloc fa = { n, 0, 0 };
+		khang_allocator hooks = FAIL_ALLOC_HOOKS(fa);
 		kh_alloc a;
 		kh_layout *l = NULL;
 		assert_int_equal(kh_alloc_init(&a, &hooks), 0);

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+#include "fail_alloc.h"
+
 #include "khang.h"
 #include "kernel/kernel.h"
 #include "fg_sample.h"
@@ -979,39 +981,6 @@ static void test_list_limits(void **state)
 
 /* ---- allocation failures ------------------------------------------------------------------ */
 
-typedef struct fail_alloc {
-	long left;   /* allocations before the failure; -1: never fail */
-	long count;
-} fail_alloc;
-
-static void *fa_malloc(size_t size, void *payload)
-{
-	fail_alloc *f = payload;
-	f->count++;
-	if (f->left == 0)
-		return NULL;
-	if (f->left > 0)
-		f->left--;
-	return malloc(size);
-}
-
-static void *fa_realloc(void *ptr, size_t size, void *payload)
-{
-	fail_alloc *f = payload;
-	f->count++;
-	if (f->left == 0)
-		return NULL;
-	if (f->left > 0)
-		f->left--;
-	return realloc(ptr, size);
-}
-
-static void fa_free(void *ptr, void *payload)
-{
-	(void)payload;
-	free(ptr);
-}
-
 /* Everything the CLI views do, tolerant of errors. */
 static int walk_everything(khang_source *src)
 {
@@ -1075,8 +1044,8 @@ static void test_allocation_failures(void **state)
 	memset(&b, 0, sizeof(b));
 	b.s = fg_sample_new(guid_layout(7601), 4);
 	assert_int_equal(fg_sample_write(b.s, FG_FMT_BITMAP_KERNEL, &b.buf, &b.len), 0);
-	fail_alloc fa = { -1, 0 };
-	khang_allocator hooks = { fa_malloc, fa_realloc, fa_free, &fa };
+	fail_alloc fa = { -1, 0, 0 };
+	khang_allocator hooks = FAIL_ALLOC_HOOKS(fa);
 	khang_source_opts so = KHANG_SOURCE_OPTS_INIT;
 	so.allocator = &hooks;
 	/* count the allocations of a full walk, then fail each one in turn */
