@@ -136,6 +136,17 @@ static void expect_frames(khang_stack *st, const fg_frame *want, size_t n)
 	}
 }
 
+/* Walk thread t and check it gives exactly the frames chain c wrote. */
+static khang_stack *walk_expect(world *w, fg_chain *c, uint64_t t)
+{
+	fg_frame want[FG_MAX_FRAMES];
+	size_t n = fg_chain_frames(c, want, FG_MAX_FRAMES);
+	khang_stack *st = walk(w, t, 0);
+	expect_frames(st, want, n);
+	return st;
+}
+
+
 /* The same frames from the CONTEXT record in processor cpu's KPRCB (a walk
  * that knows no thread: unbounded, kinds and addresses unchanged). */
 static void expect_context_walk(world *w, uint32_t cpu, const fg_frame *want, size_t n)
@@ -529,10 +540,7 @@ static void test_x64_image_path(void **state)
 	khang_source_opts so = KHANG_SOURCE_OPTS_INIT;
 	so.image_path = dir;
 	world_open(&w, &so);
-	fg_frame want[FG_MAX_FRAMES];
-	size_t n = fg_chain_frames(c, want, FG_MAX_FRAMES);
-	khang_stack *st = walk(&w, t, 0);
-	expect_frames(st, want, n);
+	khang_stack *st = walk_expect(&w, c, t);
 	khang_stack_free(st);
 	unlink(path);
 	rmdir(dir);
@@ -757,10 +765,7 @@ static void test_x86_syscall(void **state)
 	fg_module_place(x.m, 0);
 	fg_module_place(ntdll, 0);
 	world_open(&w, NULL);
-	fg_frame want[FG_MAX_FRAMES];
-	size_t n = fg_chain_frames(c, want, FG_MAX_FRAMES);
-	khang_stack *st = walk(&w, t, 0);
-	expect_frames(st, want, n);
+	khang_stack *st = walk_expect(&w, c, t);
 	assert_int_equal(khang_stack_end(st), KHANG_STACK_END_COMPLETE);
 	assert_string_equal(frame_text(st, 3), "krnl86!FastCallEntry+0x12a");
 	assert_string_equal(frame_text(st, 4), "ntdll!NtWaitForSingleObject+0xc");
