@@ -45,6 +45,84 @@ static void finish_header(fg_forge *f, const char *comment)
 	strcpy(h->comment, comment);
 }
 
+/* The functions both architectures' cases share, made per architecture;
+ * the return addresses that differ between them; the modules to place. */
+typedef struct seed_fns {
+	fg_fn *kswap, *kst, *kct, *kwait, *syscall_entry, *ntclose, *obclose, *iopclose, *iofcall, *alpcsend,
+	    *alpcwait, *alpcreply, *fltdispatch, *fltpre, *tmprecb, *tmxpwait;
+	uint32_t kswap_ip, syscall_ip, stub_ip; /* in KiSwapContext, the system call entry, ntdll's stubs */
+	fg_module *modules[8];
+} seed_fns;
+
+/* smss, csrss, winlogon and svchost with an idle thread each; explorer */
+static void add_processes(fg_kernel *k, fg_seed *sd, uint64_t ev)
+{
+	uint64_t smss = fg_kernel_add_process(k, "smss.exe", 356, 4);
+	idle_waiter(k, smss, 360, ev, 3600);
+	uint64_t csrss = fg_kernel_add_process(k, "csrss.exe", 512, 504);
+	idle_waiter(k, csrss, 516, ev, 3500);
+	uint64_t winlogon = fg_kernel_add_process(k, "winlogon.exe", 588, 504);
+	idle_waiter(k, winlogon, 592, ev, 95);
+	sd->svchost = fg_kernel_add_process(k, "svchost.exe", 1044, 684);
+	idle_waiter(k, sd->svchost, 1048, ev, 600);
+	sd->explorer = fg_kernel_add_process(k, "explorer.exe", 4232, 4200);
+}
+
+/* nt's wait from KeWaitForSingleObject down to the switch; the chain ends */
+static void wait_and_finish(fg_chain *c, const seed_fns *x)
+{
+	fg_chain_call(c, x->kwait, 0x377);
+	fg_chain_call(c, x->kct, 0x14f);
+	fg_chain_call(c, x->kst, 0x17d);
+	fg_chain_call(c, x->kswap, x->kswap_ip);
+	fg_chain_wait(c);
+	fg_chain_free(c);
+}
+
+/* explorer's main thread from its NtClose stub: the system call, the
+ * close path, the filter stack into TmXPFlt's wait; then the scan event
+ * it waits on and its idle sibling, and the connection port svchost uses */
+static void explorer_close(fg_forge *f, fg_kernel *k, fg_seed *sd, fg_chain *c, fg_fn *e_close, const seed_fns *x,
+                           uint64_t ev, uint64_t *sport, uint64_t *cport)
+{
+	fg_chain_call(c, e_close, x->stub_ip);
+	fg_chain_syscall(c, x->syscall_entry, x->syscall_ip);
+	fg_chain_call(c, x->ntclose, 0x3f);
+	fg_chain_call(c, x->obclose, 0x6b);
+	fg_chain_call(c, x->iopclose, 0x5a);
+	fg_chain_call(c, x->iofcall, 0x55);
+	fg_chain_call(c, x->fltdispatch, 0x3a5);
+	fg_chain_call(c, x->fltpre, 0x4d2);
+	fg_chain_call(c, x->tmprecb, 0x19b);
+	fg_chain_call(c, x->tmxpwait, 0xe3); /* TmXPFlt+0x1bce3 */
+	wait_and_finish(c, x);
+	uint64_t scan_done = fg_kernel_add_object(k, "EventNotificationObject", 0);
+	fg_kernel_thread_wait(k, sd->main_thread, &scan_done, 1, 1);
+	fg_kernel_thread_state(k, sd->main_thread, 5, 0, 0, NOW - SECONDS(112));
+	/* explorer's other threads: an RPC worker waiting to receive, idle waits */
+	idle_waiter(k, sd->explorer, 4240, ev, 30);
+	uint64_t conn = fg_alpc_connection_port(f, k, sd->explorer, "OLE5D6B6AE6A3F4C0E8B1C2D3E4F5A6");
+	fg_alpc_connect(f, k, conn, sd->explorer, sd->svchost, sport, cport);
+}
+
+/* the svchost thread from its NtAlpcSendWaitReceivePort stub: the system
+ * call and the wait for the reply; then its message and wait record; then
+ * every module placed */
+static void svchost_call(fg_forge *f, fg_kernel *k, fg_seed *sd, fg_chain *c, fg_fn *s_alpc, const seed_fns *x,
+                         uint64_t sport, uint64_t cport)
+{
+	fg_chain_call(c, s_alpc, x->stub_ip);
+	fg_chain_syscall(c, x->syscall_entry, x->syscall_ip);
+	fg_chain_call(c, x->alpcsend, 0x73);
+	fg_chain_call(c, x->alpcreply, 0x4d);
+	fg_chain_call(c, x->alpcwait, 0x5a);
+	wait_and_finish(c, x);
+	sd->message = fg_alpc_message(f, k, sport, KHANG_ALPC_QUEUE_MAIN, cport, sd->client_thread, 0);
+	fg_alpc_wait_reply(f, k, sd->client_thread, sd->message, 0x1f4c, NOW - SECONDS(85)); /* 1:25 */
+	for (size_t i = 0; i < 8; i++)
+		fg_module_place(x->modules[i], 0);
+}
+
 int fg_seed_new(fg_seed *sd)
 {
 	const kh_layout *l = kh_layout_builtin_by_guid_string("5278AFF86C341677D7D7835C85B7B844", 1);
@@ -96,15 +174,7 @@ int fg_seed_new(fg_seed *sd)
 
 	/* processes */
 	uint64_t ev = fg_kernel_add_object(k, "EventSynchronizationObject", 0);
-	uint64_t smss = fg_kernel_add_process(k, "smss.exe", 356, 4);
-	idle_waiter(k, smss, 360, ev, 3600);
-	uint64_t csrss = fg_kernel_add_process(k, "csrss.exe", 512, 504);
-	idle_waiter(k, csrss, 516, ev, 3500);
-	uint64_t winlogon = fg_kernel_add_process(k, "winlogon.exe", 588, 504);
-	idle_waiter(k, winlogon, 592, ev, 95);
-	sd->svchost = fg_kernel_add_process(k, "svchost.exe", 1044, 684);
-	idle_waiter(k, sd->svchost, 1048, ev, 600);
-	sd->explorer = fg_kernel_add_process(k, "explorer.exe", 4232, 4200);
+	add_processes(k, sd, ev);
 
 	/* explorer's main thread: WinMain -> NtClose -> ... -> TmXPFlt -> wait */
 	fg_module *entdll = user_process(s, sd->explorer, 0x000000a6e0c3a000ull, 0x00007ffe86300000ull);
@@ -121,30 +191,10 @@ int fg_seed_new(fg_seed *sd)
 	fg_chain_user(c, sd->explorer, ustack);
 	fg_chain_call(c, e_rtl, 0x21);
 	fg_chain_call(c, winmain, 0x2c3);
-	fg_chain_call(c, e_close, 0x14);
-	fg_chain_syscall(c, sce, 0x25);
-	fg_chain_call(c, ntclose, 0x3f);
-	fg_chain_call(c, obclose, 0x6b);
-	fg_chain_call(c, iopclose, 0x5a);
-	fg_chain_call(c, iofcall, 0x55);
-	fg_chain_call(c, fltdispatch, 0x3a5);
-	fg_chain_call(c, fltpre, 0x4d2);
-	fg_chain_call(c, tmprecb, 0x19b);
-	fg_chain_call(c, tmxpwait, 0xe3); /* TmXPFlt+0x1bce3 */
-	fg_chain_call(c, kwait, 0x377);
-	fg_chain_call(c, kct, 0x14f);
-	fg_chain_call(c, kst, 0x17d);
-	fg_chain_call(c, kswap, 0x76);
-	fg_chain_wait(c);
-	fg_chain_free(c);
-	uint64_t scan_done = fg_kernel_add_object(k, "EventNotificationObject", 0);
-	fg_kernel_thread_wait(k, sd->main_thread, &scan_done, 1, 1);
-	fg_kernel_thread_state(k, sd->main_thread, 5, 0, 0, NOW - SECONDS(112));
-	/* explorer's other threads: an RPC worker waiting to receive, idle waits */
-	idle_waiter(k, sd->explorer, 4240, ev, 30);
-	uint64_t conn = fg_alpc_connection_port(f, k, sd->explorer, "OLE5D6B6AE6A3F4C0E8B1C2D3E4F5A6");
+	seed_fns x = { kswap, kst, kct, kwait, sce, ntclose, obclose, iopclose, iofcall, alpcsend, alpcwait, alpcreply,
+		       fltdispatch, fltpre, tmprecb, tmxpwait, 0x76, 0x25, 0x14, { 0 } };
 	uint64_t sport, cport;
-	fg_alpc_connect(f, k, conn, sd->explorer, sd->svchost, &sport, &cport);
+	explorer_close(f, k, sd, c, e_close, &x, ev, &sport, &cport);
 
 	/* the svchost thread in logoff work: a COM call to explorer */
 	fg_module *sntdll = user_process(s, sd->svchost, 0x0000009c5e41c000ull, 0x00007ffe86300000ull);
@@ -159,28 +209,9 @@ int fg_seed_new(fg_seed *sd)
 	fg_chain_user(c, sd->svchost, sstack);
 	fg_chain_call(c, s_rtl, 0x21);
 	fg_chain_call(c, logoff, 0x1e5);
-	fg_chain_call(c, s_alpc, 0x14);
-	fg_chain_syscall(c, sce, 0x25);
-	fg_chain_call(c, alpcsend, 0x73);
-	fg_chain_call(c, alpcreply, 0x4d);
-	fg_chain_call(c, alpcwait, 0x5a);
-	fg_chain_call(c, kwait, 0x377);
-	fg_chain_call(c, kct, 0x14f);
-	fg_chain_call(c, kst, 0x17d);
-	fg_chain_call(c, kswap, 0x76);
-	fg_chain_wait(c);
-	fg_chain_free(c);
-	sd->message = fg_alpc_message(f, k, sport, KHANG_ALPC_QUEUE_MAIN, cport, sd->client_thread, 0);
-	fg_alpc_wait_reply(f, k, sd->client_thread, sd->message, 0x1f4c, NOW - SECONDS(85)); /* 1:25 */
-
-	fg_module_place(nt, 0);
-	fg_module_place(fltmgr, 0);
-	fg_module_place(tmpre, 0);
-	fg_module_place(tmxp, 0);
-	fg_module_place(entdll, 0);
-	fg_module_place(exe, 0);
-	fg_module_place(sntdll, 0);
-	fg_module_place(netprofm, 0);
+	fg_module *mods[8] = { nt, fltmgr, tmpre, tmxp, entdll, exe, sntdll, netprofm };
+	memcpy(x.modules, mods, sizeof(mods));
+	svchost_call(f, k, sd, c, s_alpc, &x, sport, cport);
 	fg_stack_free(s);
 	fg_kernel_free(k);
 
@@ -247,15 +278,7 @@ int fg_seed_new_x86(fg_seed *sd)
 
 	/* processes */
 	uint64_t ev = fg_kernel_add_object(k, "EventSynchronizationObject", 0);
-	uint64_t smss = fg_kernel_add_process(k, "smss.exe", 356, 4);
-	idle_waiter(k, smss, 360, ev, 3600);
-	uint64_t csrss = fg_kernel_add_process(k, "csrss.exe", 512, 504);
-	idle_waiter(k, csrss, 516, ev, 3500);
-	uint64_t winlogon = fg_kernel_add_process(k, "winlogon.exe", 588, 504);
-	idle_waiter(k, winlogon, 592, ev, 95);
-	sd->svchost = fg_kernel_add_process(k, "svchost.exe", 1044, 684);
-	idle_waiter(k, sd->svchost, 1048, ev, 600);
-	sd->explorer = fg_kernel_add_process(k, "explorer.exe", 4232, 4200);
+	add_processes(k, sd, ev);
 
 	/* explorer's main thread: WinMain -> NtClose -> ... -> TmXPFlt -> wait */
 	fg_stack_user_process(s, sd->explorer, 0x7ffdf000u);
@@ -272,29 +295,10 @@ int fg_seed_new_x86(fg_seed *sd)
 	fg_chain_user(c, sd->explorer, 0x00200000u);
 	fg_chain_call(c, e_rtl, 0x22);
 	fg_chain_call(c, winmain, 0x2c3);
-	fg_chain_call(c, e_close, 0xc);
-	fg_chain_syscall(c, fce, 0x12a);
-	fg_chain_call(c, ntclose, 0x3f);
-	fg_chain_call(c, obclose, 0x6b);
-	fg_chain_call(c, iopclose, 0x5a);
-	fg_chain_call(c, iofcall, 0x55);
-	fg_chain_call(c, fltdispatch, 0x3a5);
-	fg_chain_call(c, fltpre, 0x4d2);
-	fg_chain_call(c, tmprecb, 0x19b);
-	fg_chain_call(c, tmxpwait, 0xe3); /* TmXPFlt+0x1bce3 */
-	fg_chain_call(c, kwait, 0x377);
-	fg_chain_call(c, kct, 0x14f);
-	fg_chain_call(c, kst, 0x17d);
-	fg_chain_call(c, kswap, 0x26);
-	fg_chain_wait(c);
-	fg_chain_free(c);
-	uint64_t scan_done = fg_kernel_add_object(k, "EventNotificationObject", 0);
-	fg_kernel_thread_wait(k, sd->main_thread, &scan_done, 1, 1);
-	fg_kernel_thread_state(k, sd->main_thread, 5, 0, 0, NOW - SECONDS(112));
-	idle_waiter(k, sd->explorer, 4240, ev, 30);
-	uint64_t conn = fg_alpc_connection_port(f, k, sd->explorer, "OLE5D6B6AE6A3F4C0E8B1C2D3E4F5A6");
+	seed_fns x = { kswap, kst, kct, kwait, fce, ntclose, obclose, iopclose, iofcall, alpcsend, alpcwait, alpcreply,
+		       fltdispatch, fltpre, tmprecb, tmxpwait, 0x26, 0x12a, 0xc, { 0 } };
 	uint64_t sport, cport;
-	fg_alpc_connect(f, k, conn, sd->explorer, sd->svchost, &sport, &cport);
+	explorer_close(f, k, sd, c, e_close, &x, ev, &sport, &cport);
 
 	/* the svchost thread in logoff work: a COM call to explorer */
 	fg_stack_user_process(s, sd->svchost, 0x7ffd8000u);
@@ -309,28 +313,9 @@ int fg_seed_new_x86(fg_seed *sd)
 	fg_chain_user(c, sd->svchost, 0x01800000u);
 	fg_chain_call(c, s_rtl, 0x22);
 	fg_chain_call(c, logoff, 0x1e5);
-	fg_chain_call(c, s_alpc, 0xc);
-	fg_chain_syscall(c, fce, 0x12a);
-	fg_chain_call(c, alpcsend, 0x73);
-	fg_chain_call(c, alpcreply, 0x4d);
-	fg_chain_call(c, alpcwait, 0x5a);
-	fg_chain_call(c, kwait, 0x377);
-	fg_chain_call(c, kct, 0x14f);
-	fg_chain_call(c, kst, 0x17d);
-	fg_chain_call(c, kswap, 0x26);
-	fg_chain_wait(c);
-	fg_chain_free(c);
-	sd->message = fg_alpc_message(f, k, sport, KHANG_ALPC_QUEUE_MAIN, cport, sd->client_thread, 0);
-	fg_alpc_wait_reply(f, k, sd->client_thread, sd->message, 0x1f4c, NOW - SECONDS(85)); /* 1:25 */
-
-	fg_module_place(nt, 0);
-	fg_module_place(fltmgr, 0);
-	fg_module_place(tmpre, 0);
-	fg_module_place(tmxp, 0);
-	fg_module_place(entdll, 0);
-	fg_module_place(exe, 0);
-	fg_module_place(sntdll, 0);
-	fg_module_place(netprofm, 0);
+	fg_module *mods[8] = { nt, fltmgr, tmpre, tmxp, entdll, exe, sntdll, netprofm };
+	memcpy(x.modules, mods, sizeof(mods));
+	svchost_call(f, k, sd, c, s_alpc, &x, sport, cport);
 	fg_stack_free(s);
 	fg_kernel_free(k);
 	finish_header(f, "libkhang sample: logoff hang, x86 (synthetic, after the seed case)");
